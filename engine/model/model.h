@@ -1,0 +1,72 @@
+/* model.h — a llava-hf (or lmms-lab) model directory: configuration and
+ * tensors.  No Vulkan here: tensors are handed out in the engine's host
+ * weight formats (backend.h) and the graph uploads them. */
+#pragma once
+
+#include "../backend.h"
+#include "../llava.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  /* vision (SigLIP) */
+  guint v_hidden, v_intermediate, v_layers, v_heads, v_image_size,
+      v_patch_size, v_channels;
+  float v_ln_eps;
+  char *v_act;                  /* "gelu_pytorch_tanh" */
+  int vision_feature_layer;     /* as in config.json (negative or positive) */
+  guint v_layers_used;          /* layers to run = resolved hidden_states index */
+  gboolean select_full;         /* "full" keeps every patch; "default" drops the first */
+  guint tokens_per_image;       /* (S/p)² (- 1 with "default") */
+  /* projector */
+  char *projector_act;          /* "gelu" (erf) */
+  guint proj_in, proj_out;
+  /* text (Qwen2) */
+  guint t_hidden, t_intermediate, t_layers, t_heads, t_kv_heads, t_head_dim,
+      t_vocab, t_max_pos;
+  float rope_theta, rms_eps;
+  gboolean tie_embeddings;
+  gint32 image_token_id;        /* 151646 */
+  gint32 bos_id, pad_id;
+  gint32 eos_ids[4];
+  guint n_eos_ids;
+  /* preprocessor */
+  guint pp_height, pp_width;
+  float pp_mean[3], pp_std[3], pp_rescale;
+  gboolean pp_do_resize, pp_do_rescale, pp_do_normalize;
+  int pp_resample;              /* 3 = bicubic */
+} LlavaConfig;
+
+typedef struct _LlavaCheckpoint LlavaCheckpoint;
+
+/* Opens <dir>/config.json (+ preprocessor_config.json, generation_config.json)
+ * and the safetensors file(s) (model.safetensors or the sharded
+ * model.safetensors.index.json), mmap'd and validated.  Errors name the file
+ * and the problem (LLAVA_ERROR domain). */
+LlavaCheckpoint *llava_checkpoint_open (const char *dir, GError **err);
+void llava_checkpoint_free (LlavaCheckpoint *c);
+
+const LlavaConfig *llava_checkpoint_get_config (const LlavaCheckpoint *c);
+const char *llava_checkpoint_get_dir (const LlavaCheckpoint *c);
+
+/* TRUE if a tensor of that llava-hf name exists (after name mapping; the
+ * tied lm_head counts as present when it falls back to embed_tokens). */
+gboolean llava_checkpoint_has (const LlavaCheckpoint *c, const char *name);
+
+/* Reads a tensor by its llava-hf name (lmms-lab names are mapped), checks
+ * its element count / shape against `shape` (n_dims entries; the check fails
+ * with an error naming the tensor and both shapes), and returns it as f32
+ * (g_malloc'd, row-major).  `language_model.lm_head.weight` falls back to
+ * `language_model.model.embed_tokens.weight` when absent. */
+float *llava_checkpoint_read_f32 (LlavaCheckpoint *c, const char *name,
+    const gint64 *shape, guint n_dims, GError **err);
+
+/* Iterates the stored tensors (for --inspect): name, dtype string, shape. */
+typedef void (*LlavaTensorInfoFunc) (const char *name, const char *dtype,
+    const gint64 *shape, guint n_dims, gpointer user_data);
+void llava_checkpoint_foreach (const LlavaCheckpoint *c,
+    LlavaTensorInfoFunc func, gpointer user_data);
+
+guint64 llava_checkpoint_n_params (const LlavaCheckpoint *c);
+
+G_END_DECLS
