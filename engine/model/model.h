@@ -69,4 +69,37 @@ void llava_checkpoint_foreach (const LlavaCheckpoint *c,
 
 guint64 llava_checkpoint_n_params (const LlavaCheckpoint *c);
 
+/* ---- additions (engine/model) ---- */
+
+/* Reads a tensor like llava_checkpoint_read_f32 but converts it straight
+ * into a host weight format (backend.h) as [rows = shape[0], cols = product
+ * of the other dims] (a 1-D tensor is [1, N]), row by row, so the only
+ * full-size allocation is the result.  *size_out gets its byte count. */
+void *llava_checkpoint_read (LlavaCheckpoint *c, const char *name,
+    const gint64 *shape, guint n_dims, LlDType dtype, gsize *size_out,
+    GError **err);
+
+/* Host bytes of all stored tensors with matrices (≥ 2 dims) in `dtype` and
+ * vectors (norms, biases) in f32 — the estimate --inspect prints. */
+guint64 llava_checkpoint_host_bytes (const LlavaCheckpoint *c, LlDType dtype);
+guint llava_checkpoint_n_files (const LlavaCheckpoint *c);
+
+/* lmms-lab / transformers ≥ 4.52 tensor name → llava-hf name (g_malloc'd);
+ * NULL for buffers that are not weights (rotary inv_freq). */
+char *llava_checkpoint_map_name (const char *stored_name);
+
+/* Configuration alone.  llava_config_load reads config.json (required),
+ * preprocessor_config.json and generation_config.json (optional) from dir;
+ * the _parse functions take one file's text (`file` names it in errors;
+ * the fuzz target uses them).  preprocessor/generation parsing updates a
+ * config already filled by llava_config_parse.  _clear frees the strings. */
+gboolean llava_config_load (LlavaConfig *cfg, const char *dir, GError **err);
+gboolean llava_config_parse (LlavaConfig *cfg, const char *json, gssize len,
+    const char *file, GError **err);
+gboolean llava_config_parse_preprocessor (LlavaConfig *cfg, const char *json,
+    gssize len, const char *file, GError **err);
+gboolean llava_config_parse_generation (LlavaConfig *cfg, const char *json,
+    gssize len, const char *file, GError **err);
+void llava_config_clear (LlavaConfig *cfg);
+
 G_END_DECLS

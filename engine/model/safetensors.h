@@ -39,8 +39,19 @@ const LlavaStTensor *llava_safetensors_find (const LlavaSafetensors *st, const c
 const char *llava_st_dtype_name (LlavaStDType t);
 gsize llava_st_dtype_size (LlavaStDType t);
 
-/* Converts any float tensor (f32/f16/bf16/f64) to a g_malloc'd f32 array. */
+/* Converts any float tensor (f32/f16/bf16/f64) to a g_malloc'd f32 array
+ * (NULL for integer dtypes). */
 float *llava_st_tensor_to_f32 (const LlavaStTensor *t);
+
+/* Additions (engine/model): the file name given at open, the element count,
+ * whether a dtype is one of the float types, and conversion of elements
+ * [first, first + n) into `out` (float dtypes only) so callers can convert a
+ * large tensor row by row without a second full-size copy. */
+const char *llava_safetensors_get_name (const LlavaSafetensors *st);
+guint64 llava_st_tensor_n_elements (const LlavaStTensor *t);
+gboolean llava_st_dtype_is_float (LlavaStDType t);
+void llava_st_tensor_to_f32_range (const LlavaStTensor *t, guint64 first,
+    guint64 n, float *out);
 
 /* Writer: collect tensors, then write. Data is copied. */
 typedef struct _LlavaStWriter LlavaStWriter;

@@ -6,7 +6,10 @@
  *   llava-run --model DIR --frames a.png --frames b.png --prompt "…" [--json]
  *
  * Every option also takes the --name=value form, which is how a value that
- * starts with '-', is empty or holds newlines is passed.
+ * starts with '-', is empty or holds newlines is passed.  Text options are
+ * parsed as raw bytes (G_OPTION_ARG_FILENAME) rather than converted from the
+ * locale, so UTF-8 text works under any locale; the engine rejects invalid
+ * UTF-8 itself.
  */
 #include "run.h"
 
@@ -55,12 +58,12 @@ main (int argc, char **argv)
   GOptionEntry entries[] = {
     {"model", 'm', 0, G_OPTION_ARG_FILENAME, &a.model, "Model directory (llava-hf layout)", "DIR"},
     {"inspect", 0, 0, G_OPTION_ARG_NONE, &a.inspect, "Describe the model: architecture, sizes, dtypes, memory", NULL},
-    {"tokenize", 0, 0, G_OPTION_ARG_STRING, &a.tokenize, "Print the token ids of TEXT", "TEXT"},
+    {"tokenize", 0, 0, G_OPTION_ARG_FILENAME, &a.tokenize, "Print the token ids of TEXT", "TEXT"},
     {"detokenize", 0, 0, G_OPTION_ARG_STRING, &a.detokenize, "Print the text of comma-separated ids", "IDS"},
     {"json", 0, 0, G_OPTION_ARG_NONE, &a.json, "Print JSON", NULL},
     {"frames", 'f', 0, G_OPTION_ARG_FILENAME_ARRAY, &a.frames, "A frame (PNG or JPEG); repeat once per frame, in order", "FILE"},
-    {"prompt", 'p', 0, G_OPTION_ARG_STRING, &a.prompt, "The question about the frames", "TEXT"},
-    {"system", 0, 0, G_OPTION_ARG_STRING, &a.system, "System prompt (selects the LLaVA-NeXT template)", "TEXT"},
+    {"prompt", 'p', 0, G_OPTION_ARG_FILENAME, &a.prompt, "The question about the frames", "TEXT"},
+    {"system", 0, 0, G_OPTION_ARG_FILENAME, &a.system, "System prompt (selects the LLaVA-NeXT template)", "TEXT"},
     {"max-new-tokens", 'n', 0, G_OPTION_ARG_INT, &a.max_new_tokens, "Most tokens to generate (default 128)", "N"},
     {"precision", 0, 0, G_OPTION_ARG_STRING, &a.precision, "Weight precision: auto, f32, f16 or q8_0", "P"},
     {"device", 'd', 0, G_OPTION_ARG_INT, &a.device, "Vulkan device index (default: best device)", "N"},
