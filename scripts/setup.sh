@@ -10,7 +10,7 @@ packages=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   libpng-dev libjpeg-dev libopenblas-dev
-  clang valgrind
+  clang libclang-rt-14-dev valgrind
 )
 
 missing=()

@@ -1,0 +1,42 @@
+/* gstllavaworker.h — the inference thread of llavainterleave and the four
+ * outputs of each result (meta, text pad, bus message, final tag). */
+#pragma once
+
+#include "gstllavainterleave.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  GST_LLAVA_ITEM_WINDOW,        /* infer, then push text (or a gap) */
+  GST_LLAVA_ITEM_GAP,           /* push a GAP event on text_src */
+} GstLlavaItemKind;
+
+/* One entry of the worker queue.  Settings are copied when the window is
+ * queued, so a prompt changed in PLAYING applies from the next window. */
+typedef struct {
+  GstLlavaItemKind kind;
+  GstClockTime start, duration; /* the window's (or the gap's) time */
+  LlavaWindow *window;          /* WINDOW: sampled frames (ImageRef payloads) */
+  GstClockTime running_time;    /* of start, for applications */
+  gint64 queued_at;             /* g_get_monotonic_time () when complete */
+  gchar *prompt, *system_prompt;
+  guint max_new_tokens, top_k;
+  gfloat temperature, top_p;
+  guint64 seed;
+} GstLlavaWorkItem;
+
+void gst_llava_work_item_free (GstLlavaWorkItem *item);
+
+/* A preprocessed frame shared by overlapping windows (sampler payload). */
+typedef struct {
+  gint ref;
+  LlavaImage *image;
+} GstLlavaImageRef;
+
+gpointer gst_llava_image_ref (gpointer ref);
+void gst_llava_image_unref (gpointer ref);
+
+/* Thread function; data is the element.  Runs until self->stopping. */
+gpointer gst_llava_worker_run (gpointer data);
+
+G_END_DECLS
