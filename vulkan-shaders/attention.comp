@@ -23,19 +23,51 @@ layout(constant_id = 0) const uint HD = 64;
 
 layout(push_constant) uniform PC { LlPcAttn p; };
 layout(std430, binding = 0) readonly buffer QBuf { float qkv[]; };
+// Keys and values are read 4 elements at a time when HD % 4 == 0 (every
+// row then starts 16 / 8-byte aligned): a uniform vec4 load is one load on
+// lavapipe where four floats are four.  VS is the step, 4 or 2.
+const uint VS = (HD % 4u) == 0u ? 4u : 2u;
 #ifdef KV_F16
 layout(std430, binding = 1) readonly buffer KBuf { uint kc[]; };
 layout(std430, binding = 2) readonly buffer VBuf { uint vc[]; };
-#define LOADK2(i) unpackHalf2x16 (kc[(i) / 2u])
-#define LOADV2(i) unpackHalf2x16 (vc[(i) / 2u])
+layout(std430, binding = 1) readonly buffer KBuf2 { uvec2 kc2[]; };
+layout(std430, binding = 2) readonly buffer VBuf2 { uvec2 vc2[]; };
+vec4 loadk (uint i)
+{
+  if (VS == 4u) {
+    uvec2 u = kc2[i / 4u];
+    return vec4 (unpackHalf2x16 (u.x), unpackHalf2x16 (u.y));
+  }
+  return vec4 (unpackHalf2x16 (kc[i / 2u]), 0.0, 0.0);
+}
+vec4 loadv (uint i)
+{
+  if (VS == 4u) {
+    uvec2 u = vc2[i / 4u];
+    return vec4 (unpackHalf2x16 (u.x), unpackHalf2x16 (u.y));
+  }
+  return vec4 (unpackHalf2x16 (vc[i / 2u]), 0.0, 0.0);
+}
 #elif defined(FRAMES)
-#define LOADK2(i) vec2 (qkv[i], qkv[(i) + 1u])
-#define LOADV2(i) vec2 (qkv[i], qkv[(i) + 1u])
+layout(std430, binding = 0) readonly buffer QBuf4 { vec4 qkv4[]; };
+vec4 loadk (uint i)
+{
+  return VS == 4u ? qkv4[i / 4u] : vec4 (qkv[i], qkv[i + 1u], 0.0, 0.0);
+}
+#define loadv loadk
 #else
 layout(std430, binding = 1) readonly buffer KBuf { float kc[]; };
 layout(std430, binding = 2) readonly buffer VBuf { float vc[]; };
-#define LOADK2(i) vec2 (kc[i], kc[(i) + 1u])
-#define LOADV2(i) vec2 (vc[i], vc[(i) + 1u])
+layout(std430, binding = 1) readonly buffer KBuf4 { vec4 kc4[]; };
+layout(std430, binding = 2) readonly buffer VBuf4 { vec4 vc4[]; };
+vec4 loadk (uint i)
+{
+  return VS == 4u ? kc4[i / 4u] : vec4 (kc[i], kc[i + 1u], 0.0, 0.0);
+}
+vec4 loadv (uint i)
+{
+  return VS == 4u ? vc4[i / 4u] : vec4 (vc[i], vc[i + 1u], 0.0, 0.0);
+}
 #endif
 layout(std430, binding = 3) writeonly buffer OBuf { float o[]; };
 
@@ -95,10 +127,13 @@ void main ()
       float dotv[QPL];
       [[unroll]] for (uint i = 0u; i < QPL; i++)
         dotv[i] = 0.0;
-      [[unroll]] for (uint d = 0u; d < HD; d += 2u) {
-        vec2 k2 = LOADK2 (kb + d);
-        [[unroll]] for (uint i = 0u; i < QPL; i++)
-          dotv[i] += q[i][d] * k2.x + q[i][d + 1u] * k2.y;
+      [[unroll]] for (uint d = 0u; d < HD; d += VS) {
+        vec4 k4 = loadk (kb + d);
+        [[unroll]] for (uint i = 0u; i < QPL; i++) {
+          dotv[i] += q[i][d] * k4.x + q[i][d + 1u] * k4.y;
+          if (VS == 4u)
+            dotv[i] += q[i][d + 2u] * k4.z + q[i][d + 3u] * k4.w;
+        }
       }
       [[unroll]] for (uint i = 0u; i < QPL; i++) {
         s[i][b] = j0 + b <= my_last[i] ? dotv[i] : NEG_BIG;
@@ -119,11 +154,15 @@ void main ()
         l[i] += pb[i];
       }
       uint vb = vb0 + min (j0 + b, last) * vstride;
-      [[unroll]] for (uint d = 0u; d < HD; d += 2u) {
-        vec2 v2 = LOADV2 (vb + d);
+      [[unroll]] for (uint d = 0u; d < HD; d += VS) {
+        vec4 v4 = loadv (vb + d);
         [[unroll]] for (uint i = 0u; i < QPL; i++) {
-          acc[i][d] += pb[i] * v2.x;
-          acc[i][d + 1u] += pb[i] * v2.y;
+          acc[i][d] += pb[i] * v4.x;
+          acc[i][d + 1u] += pb[i] * v4.y;
+          if (VS == 4u) {
+            acc[i][d + 2u] += pb[i] * v4.z;
+            acc[i][d + 3u] += pb[i] * v4.w;
+          }
         }
       }
     }

@@ -20,16 +20,42 @@ layout(constant_id = 0) const uint HD = 64;
 
 layout(push_constant) uniform PC { LlPcAttnSplit p; };
 layout(std430, binding = 0) readonly buffer QBuf { float qkv[]; };
+// 4 elements per load when HD % 4 == 0 (see attention.comp); VS = step
+const uint VS = (HD % 4u) == 0u ? 4u : 2u;
 #ifdef KV_F16
 layout(std430, binding = 1) readonly buffer KBuf { uint kc[]; };
 layout(std430, binding = 2) readonly buffer VBuf { uint vc[]; };
-#define LOADK2(i) unpackHalf2x16 (kc[(i) / 2u])
-#define LOADV2(i) unpackHalf2x16 (vc[(i) / 2u])
+layout(std430, binding = 1) readonly buffer KBuf2 { uvec2 kc2[]; };
+layout(std430, binding = 2) readonly buffer VBuf2 { uvec2 vc2[]; };
+vec4 loadk (uint i)
+{
+  if (VS == 4u) {
+    uvec2 u = kc2[i / 4u];
+    return vec4 (unpackHalf2x16 (u.x), unpackHalf2x16 (u.y));
+  }
+  return vec4 (unpackHalf2x16 (kc[i / 2u]), 0.0, 0.0);
+}
+vec4 loadv (uint i)
+{
+  if (VS == 4u) {
+    uvec2 u = vc2[i / 4u];
+    return vec4 (unpackHalf2x16 (u.x), unpackHalf2x16 (u.y));
+  }
+  return vec4 (unpackHalf2x16 (vc[i / 2u]), 0.0, 0.0);
+}
 #else
 layout(std430, binding = 1) readonly buffer KBuf { float kc[]; };
 layout(std430, binding = 2) readonly buffer VBuf { float vc[]; };
-#define LOADK2(i) vec2 (kc[i], kc[(i) + 1u])
-#define LOADV2(i) vec2 (vc[i], vc[(i) + 1u])
+layout(std430, binding = 1) readonly buffer KBuf4 { vec4 kc4[]; };
+layout(std430, binding = 2) readonly buffer VBuf4 { vec4 vc4[]; };
+vec4 loadk (uint i)
+{
+  return VS == 4u ? kc4[i / 4u] : vec4 (kc[i], kc[i + 1u], 0.0, 0.0);
+}
+vec4 loadv (uint i)
+{
+  return VS == 4u ? vc4[i / 4u] : vec4 (vc[i], vc[i + 1u], 0.0, 0.0);
+}
 #endif
 layout(std430, binding = 3) writeonly buffer PBuf { float part[]; };
 
@@ -60,9 +86,11 @@ void main ()
       uint j = j_begin + i0 + b;
       uint kb = kb0 + min (j, last) * p.ld_kv;
       float dotv = 0.0;
-      [[unroll]] for (uint d = 0u; d < HD; d += 2u) {
-        vec2 k2 = LOADK2 (kb + d);
-        dotv += q[d] * k2.x + q[d + 1u] * k2.y;
+      [[unroll]] for (uint d = 0u; d < HD; d += VS) {
+        vec4 k4 = loadk (kb + d);
+        dotv += q[d] * k4.x + q[d + 1u] * k4.y;
+        if (VS == 4u)
+          dotv += q[d + 2u] * k4.z + q[d + 3u] * k4.w;
       }
       sc[b] = j <= last ? dotv : NEG_BIG;
       mb = max (mb, sc[b]);
@@ -75,10 +103,14 @@ void main ()
       float pb = sc[b] > 0.5 * NEG_BIG ? exp (sc[b] - mb) : 0.0;
       l += pb;
       uint vb = kb0 + min (j_begin + i0 + b, last) * p.ld_kv;
-      [[unroll]] for (uint d = 0u; d < HD; d += 2u) {
-        vec2 v2 = LOADV2 (vb + d);
-        acc[d] += pb * v2.x;
-        acc[d + 1u] += pb * v2.y;
+      [[unroll]] for (uint d = 0u; d < HD; d += VS) {
+        vec4 v4 = loadv (vb + d);
+        acc[d] += pb * v4.x;
+        acc[d + 1u] += pb * v4.y;
+        if (VS == 4u) {
+          acc[d + 2u] += pb * v4.z;
+          acc[d + 3u] += pb * v4.w;
+        }
       }
     }
     m = mb;

@@ -91,8 +91,8 @@ vk_tensor_new (LlBackend *bb, LlDType dtype, guint32 rows, guint32 cols,
       return NULL;
     }
     t->bytes += t->chunks[c].size;
+    b->in_use += t->chunks[c].size;   /* vk_tensor_free subtracts t->bytes */
   }
-  b->in_use += t->bytes;
   b->peak = MAX (b->peak, b->in_use);
   return &t->base;
 }

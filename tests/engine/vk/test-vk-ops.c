@@ -144,11 +144,12 @@ static void
 test_matmul (gconstpointer data)
 {
   Fx *fx = (Fx *) data;
-  /* M, K, N: K = 100 has a tail of 4 after the 8-wide loop and is not a
-   * multiple of 32 (q8_0 padding); N never a multiple of 4 or 64 */
+  /* M, K, N: K = 101 and 6 are odd for every vector width (scalar x loads,
+   * a K tail after the 8-wide loop, q8_0 padding), K = 1000 has a tail of 0
+   * for 8 but not for 32; N never a multiple of 4, 8 or 64 */
   static const guint32 shapes[][3] = {
-    { 1, 100, 37 }, { 7, 72, 41 }, { 33, 1000, 67 }, { 1, 1024, 129 },
-    { 729, 40, 23 },
+    { 1, 101, 37 }, { 7, 72, 41 }, { 33, 1000, 67 }, { 1, 1024, 129 },
+    { 729, 40, 23 }, { 9, 6, 11 }, { 7, 101, 5 },
   };
   static const LlDType dts[] = { LL_F32, LL_F16, LL_Q8_0 };
   for (guint d = 0; d < G_N_ELEMENTS (dts); d++)
@@ -260,6 +261,7 @@ test_attention_frames (gconstpointer data)
   Fx *fx = (Fx *) data;
   static const guint32 cfg[][4] = {     /* F, P, H, D */
     { 2, 7, 3, 64 }, { 1, 33, 2, 72 }, { 3, 1, 2, 64 }, { 1, 729, 2, 72 },
+    { 2, 9, 2, 70 },            /* head dim not a multiple of 4 */
   };
   for (guint c = 0; c < G_N_ELEMENTS (cfg); c++) {
     guint32 F = cfg[c][0], P = cfg[c][1], H = cfg[c][2], D = cfg[c][3];
@@ -332,6 +334,9 @@ test_rope_attention (gconstpointer data)
   rope_attention_case (fx, LL_F32, 1, 2, 1, 64, 0);        /* one key */
   rope_attention_case (fx, LL_F32, 33, 2, 1, 72, 0);       /* prefill from 0 */
   rope_attention_case (fx, LL_F16, 29, 3, 3, 72, 5);       /* MHA, head dim 72 */
+  rope_attention_case (fx, LL_F32, 9, 2, 1, 70, 20);       /* D % 4 != 0 */
+  rope_attention_case (fx, LL_F16, 9, 2, 1, 70, 20);
+  rope_attention_case (fx, LL_F16, 1, 2, 2, 70, 600);      /* split, D % 4 != 0 */
 }
 
 static void
