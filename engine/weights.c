@@ -140,3 +140,50 @@ llava_weights_table_f32 (LlavaWeightLoader *l, const char *name, guint32 rows,
   g_free (data);
   return t;
 }
+
+/* ---- memory estimate (see the policy in weights.h) ---- */
+
+typedef struct {
+  const LlavaConfig *cfg;
+  LlDType wtype;
+  guint64 bytes;
+} BytesCount;
+
+#define VISION_LAYERS "vision_tower.vision_model.encoder.layers."
+
+static void
+count_tensor (const char *name, const char *dtype, const gint64 *shape,
+    guint n_dims, gpointer user_data)
+{
+  BytesCount *b = user_data;
+  guint64 rows = n_dims ? (guint64) shape[0] : 1, cols = 1;
+  LlDType t = b->wtype;
+
+  (void) dtype;
+  if (strstr (name, "post_layernorm."))
+    return;
+  if (g_str_has_prefix (name, VISION_LAYERS)
+      && g_ascii_strtoull (name + strlen (VISION_LAYERS), NULL, 10)
+      >= b->cfg->v_layers_used)
+    return;
+  if (strcmp (name, "language_model.lm_head.weight") == 0
+      && b->cfg->tie_embeddings)
+    return;
+  for (guint i = 1; i < n_dims; i++)
+    cols *= (guint64) shape[i];
+  if (n_dims < 2 || g_str_has_suffix (name, "position_embedding.weight"))
+    t = LL_F32;
+  if (rows > G_MAXUINT32 || cols > G_MAXUINT32)
+    b->bytes += rows * cols * 4;        /* cannot be loaded anyway */
+  else
+    b->bytes += ll_dtype_host_size (t, (guint32) rows, (guint32) cols);
+}
+
+guint64
+llava_weights_host_bytes (const LlavaCheckpoint *c, LlDType wtype)
+{
+  BytesCount b = { llava_checkpoint_get_config (c), wtype, 0 };
+
+  llava_checkpoint_foreach (c, count_tensor, &b);
+  return b.bytes;
+}

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "preprocess.h"
+#include "llava-private.h"      /* llava_model_new_from_weights: q8_0 oracle */
 #include "tools/image_io.h"
 
 #include <stdio.h>
@@ -252,16 +253,27 @@ golden_prompt (void)
   return "Describe what happens in this video.";
 }
 
-/* Tolerances: f32 and f16 as in the golden README.  q8_0 has no README
- * tolerance; quantising only the tied LM head of this fixture already moves
- * the logits by 0.22 (8-bit weights, ~0.4 % per block), so q8_0 is held to
- * what 8-bit weights can give: logits within 2.0 (measured 1.2), features
- * within 5 % or cosine 0.99 per row, top-1 where the margin allows. */
+/* Tolerances: the golden README's, at every precision.
+ *
+ * q8_0 cannot meet the README's fp16 logit tolerance (0.25) against
+ * transformers on this fixture, whatever mix of tensors is quantised: an f32
+ * run on the reference backend with weights rounded through q8_0 (no kernel
+ * involved) is off by 1.22 (all matrices), 0.97 (only the LLM layers'
+ * matrices), 0.65 (only the vision encoder), 0.58 (only the projector), 0.41
+ * (only the tied embedding / LM head), 0.42 (only the two gate_proj).  Its
+ * logits are ±38 with a spread of 8, so 8-bit weights (~0.5 % rms per
+ * weight) move them by ~1 at the extremes; no sensible q8_0 policy gets to
+ * 0.25 (see the policy note in engine/weights.h).  So, as ENGINE.md §5.5
+ * prescribes, q8_0 runs are held to the README tolerances against an oracle
+ * that isolates the quantisation: the same model computed in f32 on the
+ * reference backend with the same q8_0-rounded weights (q8_0_oracle_new).
+ * What remains is the kernels' own error (accumulation order, the f16 KV
+ * cache).  Against transformers, q8_0 features are held to the README
+ * (cosine >= 0.999 per row or rtol/atol 2e-2; 8-bit weights give 0.9997). */
 static float
 logit_tolerance (LlavaPrecision p)
 {
-  return p == LLAVA_PRECISION_F32 ? 2e-3f : p == LLAVA_PRECISION_F16 ? 0.25f
-      : 2.0f;
+  return p == LLAVA_PRECISION_F32 ? 2e-3f : 0.25f;
 }
 
 static void
@@ -275,12 +287,206 @@ check_rows (Dumps *d, LlavaSafetensors *st, const char *name,
     float e = dumps_max_abs (d, name, ref, n);
     g_test_message ("%s max abs error %g", name, e);
     g_assert_cmpfloat (e, <=, 1e-3);
-  } else if (p == LLAVA_PRECISION_F16) {
-    dumps_assert_close_rows (d, name, ref, n, 64, 2e-2, 0.999);
   } else {
-    dumps_assert_close_rows (d, name, ref, n, 64, 5e-2, 0.99);
+    dumps_assert_close_rows (d, name, ref, n, 64, 2e-2, 0.999);
   }
   g_free (ref);
+}
+
+/* ---- the q8_0 oracle ---- */
+
+/* Reads like the checkpoint but rounds every tensor the engine stores in
+ * the model's weight type — each ≥ 2-D weight except the position table,
+ * which weights.c keeps f32 — through q8_0 and back (ll_convert_from_f32,
+ * ll_dequantize_row: the conversion the engine uploads).  Should the
+ * engine's q8_0 policy keep some matrix at higher precision without this
+ * following, the oracle comparison fails by that matrix's quantisation
+ * error (0.07-0.6 here, see above), so the two cannot drift apart silently. */
+static float *
+q8_0_rounded_read (gpointer src, const char *name, const gint64 *shape,
+    guint n_dims, GError **err)
+{
+  float *v = llava_checkpoint_read_f32 (src, name, shape, n_dims, err);
+  guint32 rows, cols = 1;
+  void *q;
+
+  if (!v || n_dims < 2 || g_str_has_suffix (name, "position_embedding.weight"))
+    return v;
+  rows = (guint32) shape[0];
+  for (guint i = 1; i < n_dims; i++)
+    cols *= (guint32) shape[i];
+  q = ll_convert_from_f32 (LL_Q8_0, v, rows, cols);
+  for (guint32 r = 0; r < rows; r++)
+    ll_dequantize_row (LL_Q8_0, q, rows, cols, r, v + (gsize) r * cols);
+  g_free (q);
+  return v;
+}
+
+typedef struct {
+  Dumps *forced;                /* teacher-forced on the golden ids */
+  GArray *greedy;               /* its own greedy ids (gint32) */
+  GArray *greedy_margins;       /* top-2 margin of each greedy step (float) */
+} Q8Oracle;
+
+static float
+top2_margin (const float *v, gsize n)
+{
+  float a = -G_MAXFLOAT, b = -G_MAXFLOAT;
+
+  for (gsize i = 0; i < n; i++) {
+    if (v[i] > a) {
+      b = a;
+      a = v[i];
+    } else if (v[i] > b) {
+      b = v[i];
+    }
+  }
+  return a - b;
+}
+
+static Q8Oracle *
+q8_0_oracle_new (GArray *gen)
+{
+  Q8Oracle *o = g_new0 (Q8Oracle, 1);
+  GError *err = NULL;
+  LlavaCheckpoint *ck = llava_checkpoint_open (golden_dir (), &err);
+  LlavaTokenizer *tok;
+  LlavaModelOptions opt;
+  LlavaModel *m;
+  LlavaSession *s;
+  LlavaImage **img;
+  LlavaGenerateParams p;
+  LlavaResult r;
+  Dumps *greedy_dumps = dumps_new ();
+  const float *logits;
+  gsize n, V;
+
+  g_assert_no_error (err);
+  tok = llava_tokenizer_load (golden_dir (), &err);
+  g_assert_no_error (err);
+  llava_model_options_init (&opt);
+  opt.reference_backend = TRUE;
+  opt.precision = LLAVA_PRECISION_F32;
+  m = llava_model_new_from_weights (llava_checkpoint_get_config (ck),
+      q8_0_rounded_read, ck, llava_checkpoint_has (ck,
+          "language_model.lm_head.weight"), tok, &opt, &err);
+  g_assert_no_error (err);
+  s = llava_session_new (m, NULL, &err);
+  g_assert_no_error (err);
+  img = golden_images (m);
+
+  o->forced = dumps_new ();
+  llava_generate_params_init (&p);
+  p.teacher_force = (const gint32 *) gen->data;
+  p.n_teacher_force = gen->len;
+  p.dump = dumps_add;
+  p.dump_data = o->forced;
+  g_assert_true (llava_session_generate (s, img, N_FRAMES, golden_prompt (),
+          &p, NULL, NULL, NULL, &r, &err));
+  g_assert_no_error (err);
+  llava_result_clear (&r);
+
+  llava_generate_params_init (&p);
+  p.max_new_tokens = gen->len;
+  p.dump = dumps_add;
+  p.dump_data = greedy_dumps;
+  g_assert_true (llava_session_generate (s, img, N_FRAMES, golden_prompt (),
+          &p, NULL, NULL, NULL, &r, &err));
+  g_assert_no_error (err);
+  o->greedy = g_array_new (FALSE, FALSE, sizeof (gint32));
+  g_array_append_vals (o->greedy, r.ids, r.n_ids);
+  o->greedy_margins = g_array_new (FALSE, FALSE, sizeof (float));
+  logits = dumps_get (greedy_dumps, "logits_steps", &n);
+  V = llava_model_get_info (m)->vocab_size;
+  g_assert_cmpuint (n, ==, V * r.n_ids);
+  for (guint k = 0; k < r.n_ids; k++) {
+    /* over the ids greedy can produce (below <image>) */
+    float mg = top2_margin (logits + k * V, m->n_valid_logits);
+    g_array_append_val (o->greedy_margins, mg);
+  }
+  llava_result_clear (&r);
+
+  dumps_free (greedy_dumps);
+  free_images (img, N_FRAMES);
+  llava_session_free (s);
+  llava_model_unref (m);
+  llava_checkpoint_free (ck);
+  return o;
+}
+
+static void
+q8_0_oracle_free (Q8Oracle *o)
+{
+  dumps_free (o->forced);
+  g_array_free (o->greedy, TRUE);
+  g_array_free (o->greedy_margins, TRUE);
+  g_free (o);
+}
+
+/* The q8_0 run `d` against the oracle at the README tolerances; returns
+ * the logit error. */
+static float
+q8_0_check_forced (Dumps *d, Q8Oracle *o, guint n_steps,
+    const float *golden_steps, GArray *margins, float golden_err)
+{
+  gsize n, V;
+  const float *ref = dumps_get (o->forced, "logits_prompt_last", &V);
+  float err = dumps_max_abs (d, "logits_prompt_last", ref, V), qerr;
+  guint checked;
+  const char *rows[] = { "image_features", "projector_output",
+    "inputs_embeds" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++) {
+    ref = dumps_get (o->forced, rows[i], &n);
+    dumps_assert_close_rows (d, rows[i], ref, n, 64, 2e-2, 0.999);
+  }
+  ref = dumps_get (o->forced, "logits_steps", &n);
+  g_assert_cmpuint (n, ==, V * n_steps);
+  err = MAX (err, dumps_max_abs (d, "logits_steps", ref, n));
+  qerr = 0.0f;
+  for (gsize i = 0; i < n; i++)
+    qerr = MAX (qerr, fabsf (ref[i] - golden_steps[i]));
+  g_test_message ("q8_0 against the f32 run on q8_0-rounded weights: logits "
+      "max abs error %g (that run against transformers: %g on the steps)",
+      err, qerr);
+  g_assert_cmpfloat (err, <=, 0.25f);
+  /* top-1 on every teacher-forced step */
+  checked = dumps_assert_top1 (d, "logits_steps", ref, V, n_steps, NULL, 0);
+  g_assert_cmpuint (checked, ==, n_steps);
+  /* and against transformers where the golden margin leaves room for the
+   * error the quantisation brings */
+  checked = dumps_assert_top1 (d, "logits_steps", golden_steps, V, n_steps,
+      margins, 2 * golden_err);
+  g_test_message ("top-1 agrees with transformers on the %u steps with "
+      "margin > %g", checked, 2 * golden_err);
+  g_assert_cmpuint (checked, >=, 1);
+  return err;
+}
+
+/* Greedy ids equal to the oracle's, step by step, for as long as the two
+ * sequences agree: they may part only at a step whose oracle top-2 margin
+ * is below ten times the observed logit error (README's rule; while the ids
+ * agree so far, every later step is again a like-for-like comparison). */
+static void
+q8_0_check_greedy (const LlavaResult *r, Q8Oracle *o, float err)
+{
+  guint k = 0;
+
+  for (; k < o->greedy->len; k++) {
+    gint32 want = g_array_index (o->greedy, gint32, k);
+    float margin = g_array_index (o->greedy_margins, float, k);
+
+    if (margin >= 10 * err) {
+      g_assert_cmpuint (r->n_ids, >, k);
+      g_assert_cmpint (r->ids[k], ==, want);
+    } else if (k >= r->n_ids || r->ids[k] != want) {
+      g_test_message ("greedy ids part from the oracle's at step %u "
+          "(margin %g < 10 × %g)", k, margin, err);
+      break;
+    }
+  }
+  g_test_message ("greedy ids equal to the oracle's: %u of %u", k,
+      o->greedy->len);
 }
 
 /* Teacher-forced on the golden ids: every tensor against transformers. */
@@ -303,6 +509,8 @@ test_golden (gconstpointer data)
   float *ref, max_err = 0.0f, logit_err;
   GArray *margins;
   guint checked;
+  Q8Oracle *oracle = NULL;
+  float oracle_err = 0.0f;
 
   m = load_model (golden_dir (), gc->precision, gc->reference, 0, &err);
   if (!m) {
@@ -312,6 +520,8 @@ test_golden (gconstpointer data)
   s = llava_session_new (m, NULL, &err);
   g_assert_no_error (err);
   img = golden_images (m);
+  if (gc->precision == LLAVA_PRECISION_Q8_0)
+    oracle = q8_0_oracle_new (gen);
 
   /* teacher-forced pass with all dumps */
   d = dumps_new ();
@@ -345,24 +555,26 @@ test_golden (gconstpointer data)
   g_test_message ("%s %s: logits max abs error %g", gc->reference
       ? "reference" : "vulkan", llava_precision_name (gc->precision),
       max_err);
-  g_assert_cmpfloat (max_err, <=, logit_tolerance (gc->precision));
-  /* top-1 agreement on every teacher-forced step whose golden top-2 margin
-   * is above twice the observed error (all of them at f32 and f16) */
   margins = golden_margins ();
-  checked = dumps_assert_top1 (d, "logits_steps", ref, n / gen->len,
-      gen->len, margins, 2 * max_err);
-  g_test_message ("top-1 agrees on the %u steps with margin > %g", checked,
-      2 * max_err);
-  g_assert_cmpuint (checked, >=, 1);
-  if (gc->precision != LLAVA_PRECISION_Q8_0)
+  if (oracle) {
+    oracle_err = q8_0_check_forced (d, oracle, gen->len, ref, margins,
+        max_err);
+  } else {
+    g_assert_cmpfloat (max_err, <=, logit_tolerance (gc->precision));
+    /* top-1 agreement on every teacher-forced step (all margins are above
+     * twice the observed error at f32 and f16) */
+    checked = dumps_assert_top1 (d, "logits_steps", ref, n / gen->len,
+        gen->len, margins, 2 * max_err);
     g_assert_cmpuint (checked, ==, gen->len);
+  }
   g_array_free (margins, TRUE);
   g_free (ref);
   llava_result_clear (&r);
   dumps_free (d);
 
   /* greedy generation: ids and text exact (f32); at f16/q8_0 exact until
-   * the first step whose golden top-2 margin is below 10× the logit error */
+   * the first step whose golden top-2 margin is below 10× the logit error;
+   * q8_0 also the oracle's ids, by the same rule with its margins */
   llava_generate_params_init (&p);
   p.max_new_tokens = gen->len;
   g_assert_true (llava_session_generate (s, img, N_FRAMES, golden_prompt (),
@@ -379,8 +591,11 @@ test_golden (gconstpointer data)
     g_free (path);
   } else {
     guint exact = golden_exact_prefix (gen, 10 * max_err);
-    for (guint k = 0; k < exact && k < r.n_ids; k++)
+    g_assert_cmpuint (r.n_ids, >=, exact);
+    for (guint k = 0; k < exact; k++)
       g_assert_cmpint (r.ids[k], ==, g_array_index (gen, gint32, k));
+    if (oracle)
+      q8_0_check_greedy (&r, oracle, oracle_err);
   }
   /* the second window re-uses all 10 frames' features */
   g_assert_cmpuint (r.n_images_cached, ==, N_FRAMES);
@@ -390,10 +605,44 @@ test_golden (gconstpointer data)
   free_images (img, N_FRAMES);
   llava_session_free (s);
   llava_model_unref (m);
+  if (oracle)
+    q8_0_oracle_free (oracle);
 done_ids:
   g_array_free (gen, TRUE);
   g_array_free (in_ids, TRUE);
   llava_safetensors_free (st);
+}
+
+/* The per-precision weight estimate (--inspect) is what the reference
+ * backend holds once the model is loaded, byte for byte (the Vulkan backend
+ * adds only alignment). */
+static void
+test_weight_bytes (void)
+{
+  static const LlavaPrecision prec[] = { LLAVA_PRECISION_F32,
+    LLAVA_PRECISION_F16, LLAVA_PRECISION_Q8_0 };
+  static const LlDType dt[] = { LL_F32, LL_F16, LL_Q8_0 };
+  GError *err = NULL;
+  LlavaCheckpoint *ck = llava_checkpoint_open (golden_dir (), &err);
+  guint64 est[3];
+
+  g_assert_no_error (err);
+  for (guint i = 0; i < G_N_ELEMENTS (prec); i++) {
+    LlavaModel *m = load_model (golden_dir (), prec[i], TRUE, 0, &err);
+    guint64 used;
+
+    g_assert_no_error (err);
+    used = m->be->ops->memory_in_use (m->be);
+    est[i] = llava_weights_host_bytes (ck, dt[i]);
+    g_test_message ("%s: weights %" G_GUINT64_FORMAT " bytes",
+        llava_precision_name (prec[i]), used);
+    g_assert_cmpuint (est[i], ==, used);
+    llava_model_unref (m);
+  }
+  /* q8_0 matrices: 36 bytes per 32 weights (f32 scales, backend.h) */
+  g_assert_cmpuint (est[2], <, est[1]);
+  g_assert_cmpuint (est[1], <, est[0]);
+  llava_checkpoint_free (ck);
 }
 
 /* Prompt + frames longer than the context: a clear error. */
@@ -532,6 +781,7 @@ main (int argc, char **argv)
     g_test_add_data_func (name, &cases[i], test_golden);
     g_free (name);
   }
+  g_test_add_func ("/model-run/golden/weight-bytes", test_weight_bytes);
   g_test_add_func ("/model-run/golden/context-error", test_context_error);
   g_test_add_func ("/model-run/golden/shared-model-two-threads",
       test_shared_model);
