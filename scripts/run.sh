@@ -18,7 +18,7 @@ for i in 00 01 02 03 04 05 06 07 08 09; do frames+=(--frames "$golden/frames/fra
 
 echo "== llava-run on $(basename "$model")"
 "$build/engine/tools/llava-run" --model "$model" "${frames[@]}" \
-  --prompt "Describe what happens in this video." --max-new-tokens 12 --json
+  --prompt "Describe what happens in this video." --max-new-tokens 12 --precision f32 --json
 
 echo "== llavainterleave on a 30-frame PNG sequence (3 s windows)"
 GST_PLUGIN_PATH="$build/gst" gst-launch-1.0 -m \

@@ -542,23 +542,6 @@ llava_checkpoint_n_params (const LlavaCheckpoint *c)
   return n;
 }
 
-guint64
-llava_checkpoint_host_bytes (const LlavaCheckpoint *c, LlDType dtype)
-{
-  guint64 n = 0;
-  for (guint i = 0; i < c->entries->len; i++) {
-    const CkptEntry *e = g_ptr_array_index (c->entries, i);
-    guint64 rows, cols;
-    ckpt_rows_cols (e->t, &rows, &cols);
-    /* norms and biases stay f32; matrices take the weight format */
-    if (e->t->n_dims >= 2 && rows <= G_MAXUINT32 && cols <= G_MAXUINT32)
-      n += ll_dtype_host_size (dtype, (guint32) rows, (guint32) cols);
-    else
-      n += rows * cols * 4;
-  }
-  return n;
-}
-
 guint
 llava_checkpoint_n_files (const LlavaCheckpoint *c)
 {

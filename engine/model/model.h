@@ -79,9 +79,6 @@ void *llava_checkpoint_read (LlavaCheckpoint *c, const char *name,
     const gint64 *shape, guint n_dims, LlDType dtype, gsize *size_out,
     GError **err);
 
-/* Host bytes of all stored tensors with matrices (≥ 2 dims) in `dtype` and
- * vectors (norms, biases) in f32 — the estimate --inspect prints. */
-guint64 llava_checkpoint_host_bytes (const LlavaCheckpoint *c, LlDType dtype);
 guint llava_checkpoint_n_files (const LlavaCheckpoint *c);
 
 /* lmms-lab / transformers ≥ 4.52 tensor name → llava-hf name (g_malloc'd);

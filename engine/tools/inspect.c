@@ -11,6 +11,7 @@
 #include "llava.h"
 #include "model/model.h"
 #include "text/tokenizer.h"
+#include "weights.h"
 
 #include <json-glib/json-glib.h>
 #include <stdio.h>
@@ -209,9 +210,9 @@ llava_run_inspect (const LlavaRunArgs *a)
   cfg = llava_checkpoint_get_config (c);
   s.dtypes = g_hash_table_new (g_str_hash, g_str_equal);
   llava_checkpoint_foreach (c, inspect_tensor, &s);
-  mem[0] = llava_checkpoint_host_bytes (c, LL_F32);
-  mem[1] = llava_checkpoint_host_bytes (c, LL_F16);
-  mem[2] = llava_checkpoint_host_bytes (c, LL_Q8_0);
+  mem[0] = llava_weights_host_bytes (c, LL_F32);
+  mem[1] = llava_weights_host_bytes (c, LL_F16);
+  mem[2] = llava_weights_host_bytes (c, LL_Q8_0);
 
   if (a->json) {
     inspect_json (c, cfg, &s, mem);
@@ -249,7 +250,8 @@ llava_run_inspect (const LlavaRunArgs *a)
     printf ("parameters:   %" G_GUINT64_FORMAT " (vision %" G_GUINT64_FORMAT
         ", projector %" G_GUINT64_FORMAT ", text %" G_GUINT64_FORMAT ")\n",
         llava_checkpoint_n_params (c), s.vision, s.projector, s.text);
-    printf ("memory:       f32 %s, f16 %s, q8_0 %s (norms and biases stay f32)\n",
+    printf ("memory:       f32 %s, f16 %s, q8_0 %s (weights as loaded: matrices incl. the embedding / LM head\n"
+        "              in the precision; norms, biases and position embeddings f32)\n",
         m0, m1, m2);
     g_string_free (eos, TRUE);
   }
