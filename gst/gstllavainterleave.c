@@ -1,5 +1,8 @@
-/* gstllavainterleave.c — the llavainterleave element.
- *
+/* gstllavainterleave.c — the llavainterleave element: properties, states,
+ * events, and the streaming side (frames → sampler → worker queue).  The
+ * worker thread and the outputs are in gstllavaworker.c. */
+
+/**
  * SECTION:element-llavainterleave
  * @title: llavainterleave
  *
@@ -145,7 +148,7 @@ gst_llava_precision_get_type (void)
         "auto"},
     {LLAVA_PRECISION_F32, "32-bit float weights", "f32"},
     {LLAVA_PRECISION_F16, "16-bit float weights", "f16"},
-    {LLAVA_PRECISION_Q8_0, "8-bit blocks of 32 weights with an f16 scale",
+    {LLAVA_PRECISION_Q8_0, "8-bit blocks of 32 weights with an f32 scale",
         "q8_0"},
     {0, NULL, NULL},
   };
@@ -156,116 +159,6 @@ gst_llava_precision_get_type (void)
   return type;
 }
 
-/* ---- the worker queue (streaming thread side) ---- */
-
-static void
-clear_queue_locked (GstLlavaInterleave *self)
-{
-  GstLlavaWorkItem *item;
-  GstBuffer *b;
-
-  while ((item = g_queue_pop_head (&self->items)))
-    gst_llava_work_item_free (item);
-  self->n_pending = 0;
-  while ((b = g_queue_pop_head (&self->results)))
-    gst_buffer_unref (b);
-}
-
-/* Waits until the worker has emptied its queue and is idle; FALSE when
- * flushing cut the wait short. */
-static gboolean
-wait_idle (GstLlavaInterleave *self)
-{
-  gboolean ok;
-
-  g_mutex_lock (&self->lock);
-  while (!self->flushing && self->worker
-      && (self->busy || !g_queue_is_empty (&self->items)))
-    g_cond_wait (&self->cond, &self->lock);
-  ok = !self->flushing;
-  g_mutex_unlock (&self->lock);
-  return ok;
-}
-
-static void
-queue_gap (GstLlavaInterleave *self, GstClockTime start, GstClockTime dur)
-{
-  GstLlavaWorkItem *tail, *item;
-
-  g_mutex_lock (&self->lock);
-  tail = g_queue_peek_tail (&self->items);
-  /* consecutive gaps (dropped windows) become one */
-  if (tail && tail->kind == GST_LLAVA_ITEM_GAP && dur != GST_CLOCK_TIME_NONE
-      && tail->duration != GST_CLOCK_TIME_NONE
-      && tail->start + tail->duration >= start) {
-    tail->duration = MAX (tail->start + tail->duration, start + dur)
-        - tail->start;
-  } else {
-    item = g_new0 (GstLlavaWorkItem, 1);
-    item->kind = GST_LLAVA_ITEM_GAP;
-    item->start = start;
-    item->duration = dur;
-    g_queue_push_tail (&self->items, item);
-    g_cond_broadcast (&self->cond);
-  }
-  g_mutex_unlock (&self->lock);
-}
-
-/* Hands a closed window to the worker.  Live: drop it when
- * max-pending-windows are waiting (force: never drop, for EOS).  File: wait
- * for room. */
-static GstFlowReturn
-queue_window (GstLlavaInterleave *self, LlavaWindow *w, gboolean force)
-{
-  GstLlavaWorkItem *item = g_new0 (GstLlavaWorkItem, 1);
-  GstFlowReturn ret = GST_FLOW_OK;
-  guint max_pending;
-
-  item->kind = GST_LLAVA_ITEM_WINDOW;
-  item->window = w;
-  item->start = w->start;
-  item->duration = w->end - w->start;
-  item->running_time = gst_segment_to_running_time (&self->segment,
-      GST_FORMAT_TIME, w->start);
-  item->queued_at = g_get_monotonic_time ();
-
-  GST_OBJECT_LOCK (self);
-  item->prompt = g_strdup (self->prompt ? self->prompt : "");
-  item->system_prompt = g_strdup (self->system_prompt);
-  item->max_new_tokens = self->max_new_tokens;
-  item->temperature = self->temperature;
-  item->top_k = self->top_k;
-  item->top_p = self->top_p;
-  item->seed = self->seed;
-  max_pending = self->max_pending;
-  GST_OBJECT_UNLOCK (self);
-
-  g_mutex_lock (&self->lock);
-  if (self->live && !force && self->n_pending >= max_pending) {
-    GstClockTime start = item->start, dur = item->duration;
-    self->windows_dropped++;
-    g_mutex_unlock (&self->lock);
-    GST_DEBUG_OBJECT (self, "worker busy: window %" G_GUINT64_FORMAT
-        " at %" GST_TIME_FORMAT " dropped", w->index, GST_TIME_ARGS (start));
-    gst_llava_work_item_free (item);
-    queue_gap (self, start, dur);
-    g_object_notify (G_OBJECT (self), "windows-dropped");
-    return GST_FLOW_OK;
-  }
-  while (!self->flushing && !force && self->n_pending >= max_pending)
-    g_cond_wait (&self->cond, &self->lock);
-  if (self->flushing) {
-    gst_llava_work_item_free (item);
-    ret = GST_FLOW_FLUSHING;
-  } else {
-    g_queue_push_tail (&self->items, item);
-    self->n_pending++;
-    g_cond_broadcast (&self->cond);
-  }
-  g_mutex_unlock (&self->lock);
-  return ret;
-}
-
 static GstFlowReturn
 queue_closed_windows (GstLlavaInterleave *self, gboolean force)
 {
@@ -274,7 +167,7 @@ queue_closed_windows (GstLlavaInterleave *self, gboolean force)
 
   while ((w = llava_sampler_pop (self->sampler))) {
     if (ret == GST_FLOW_OK)
-      ret = queue_window (self, w, force);
+      ret = gst_llava_queue_window (self, w, force);
     else
       llava_window_free (w);
   }
@@ -334,11 +227,16 @@ static void
 load_progress (double fraction, const char *what, gpointer user_data)
 {
   GstLlavaInterleave *self = user_data;
-  gst_element_post_message (GST_ELEMENT (self),
-      gst_message_new_progress (GST_OBJECT (self),
-          GST_PROGRESS_TYPE_CONTINUE, "load-model",
-          g_strdup_printf ("%s (%d%%)", what ? what : "loading",
-              (int) (fraction * 100.0 + 0.5))));
+  gchar *text = g_strdup_printf ("%s (%d%%)", what ? what : "loading",
+      (int) (fraction * 100.0 + 0.5));
+
+  GstMessage *msg = gst_message_new_progress (GST_OBJECT (self),
+      GST_PROGRESS_TYPE_CONTINUE, "load-model", text);
+
+  gst_structure_set (gst_message_writable_structure (msg), "percent",
+      G_TYPE_INT, CLAMP ((int) (fraction * 100.0 + 0.5), 0, 100), NULL);
+  gst_element_post_message (GST_ELEMENT (self), msg);
+  g_free (text);
 }
 
 static gboolean
@@ -528,7 +426,7 @@ gst_llava_interleave_stop (GstBaseTransform *trans)
     g_thread_join (worker);
 
   g_mutex_lock (&self->lock);
-  clear_queue_locked (self);
+  gst_llava_queue_clear_locked (self);
   g_mutex_unlock (&self->lock);
   g_clear_pointer (&self->sampler, llava_sampler_free);
   g_clear_pointer (&self->reader, gst_llava_frame_reader_free);
@@ -565,6 +463,7 @@ static void
 resolve_mode (GstLlavaInterleave *self)
 {
   GstLlavaMode mode;
+  gboolean live = FALSE;
 
   GST_OBJECT_LOCK (self);
   mode = self->mode;
@@ -572,13 +471,14 @@ resolve_mode (GstLlavaInterleave *self)
 
   if (mode == GST_LLAVA_MODE_AUTO) {
     GstQuery *q = gst_query_new_latency ();
-    gboolean live = FALSE;
     if (gst_pad_peer_query (GST_BASE_TRANSFORM_SINK_PAD (self), q))
       gst_query_parse_latency (q, &live, NULL, NULL);
     gst_query_unref (q);
-    self->live = live;
   } else
-    self->live = mode == GST_LLAVA_MODE_LIVE;
+    live = mode == GST_LLAVA_MODE_LIVE;
+  g_mutex_lock (&self->lock);   /* the worker reads it */
+  self->live = live;
+  g_mutex_unlock (&self->lock);
   self->live_known = TRUE;
   GST_INFO_OBJECT (self, "%s mode", self->live ? "live" : "file");
 }
@@ -626,7 +526,7 @@ gst_llava_interleave_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
     resolve_mode (self);
   if (self->need_initial_gap) {
     /* lets a text sink preroll long before the first text exists */
-    queue_gap (self, pts, 0);
+    gst_llava_queue_gap (self, pts, 0);
     self->need_initial_gap = FALSE;
   }
 
@@ -685,7 +585,7 @@ drain (GstLlavaInterleave *self)
   llava_sampler_drain (self->sampler);
   if (queue_closed_windows (self, TRUE) != GST_FLOW_OK)
     return FALSE;
-  return wait_idle (self);
+  return gst_llava_queue_wait_idle (self);
 }
 
 static gboolean
@@ -695,6 +595,9 @@ gst_llava_interleave_sink_event (GstBaseTransform *trans, GstEvent *event)
 
   switch (GST_EVENT_TYPE (event)) {
     case GST_EVENT_STREAM_START:
+      /* a new stream after an old one (gapless): the old texts go first */
+      if (self->sampler && self->segment_sent)
+        drain (self);
       start_text_stream (self, event);
       break;
     case GST_EVENT_SEGMENT:{
@@ -738,7 +641,7 @@ gst_llava_interleave_sink_event (GstBaseTransform *trans, GstEvent *event)
     case GST_EVENT_FLUSH_START:
       g_mutex_lock (&self->lock);
       self->flushing = TRUE;
-      clear_queue_locked (self);
+      gst_llava_queue_clear_locked (self);
       if (self->cancel)
         g_cancellable_cancel (self->cancel);
       g_cond_broadcast (&self->cond);
@@ -751,7 +654,7 @@ gst_llava_interleave_sink_event (GstBaseTransform *trans, GstEvent *event)
       g_mutex_lock (&self->lock);
       while (self->busy)
         g_cond_wait (&self->cond, &self->lock);
-      clear_queue_locked (self);
+      gst_llava_queue_clear_locked (self);
       self->flushing = FALSE;
       g_mutex_unlock (&self->lock);
       if (self->sampler)
@@ -764,8 +667,8 @@ gst_llava_interleave_sink_event (GstBaseTransform *trans, GstEvent *event)
       /* no video for a while: the text stream has nothing either */
       GstClockTime ts, d;
       gst_event_parse_gap (event, &ts, &d);
-      if (llava_sampler_n_open (self->sampler) == 0)
-        queue_gap (self, ts, d);
+      if (self->sampler && llava_sampler_n_open (self->sampler) == 0)
+        gst_llava_queue_gap (self, ts, d);
       break;
     }
     default:
@@ -832,8 +735,8 @@ model_settable (GstLlavaInterleave *self, const char *name)
 {
   if (GST_STATE (self) > GST_STATE_READY
       || GST_STATE_PENDING (self) > GST_STATE_READY) {
-    g_warning ("%s: \"%s\" can only be changed in the NULL or READY state",
-        GST_OBJECT_NAME (self), name);
+    GST_WARNING_OBJECT (self, "\"%s\" can only be changed in the NULL or "
+        "READY state: ignored", name);
     return FALSE;
   }
   return TRUE;
@@ -1015,7 +918,7 @@ gst_llava_interleave_finalize (GObject *object)
   g_free (self->prompt);
   g_free (self->system_prompt);
   g_free (self->last_text);
-  clear_queue_locked (self);
+  gst_llava_queue_clear_locked (self);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->cond);
   G_OBJECT_CLASS (gst_llava_interleave_parent_class)->finalize (object);

@@ -1,5 +1,6 @@
-/* gstllavaworker.c — one thread per element runs the engine on queued
- * windows, in order, and delivers each result:
+/* gstllavaworker.c — the queue between the streaming thread and the
+ * inference thread, and that thread: it runs the engine on queued windows,
+ * in order, and delivers each result:
  *   - a text/x-raw buffer on text_src (PTS = window start, duration = window
  *     length), or a GAP event when the window has no text;
  *   - an element message "llava-result" with the fields and the stats;
@@ -9,6 +10,8 @@
  * sticky events and EOS there after waiting for this one to be idle. */
 #include "gstllavaworker.h"
 #include "gstllavameta.h"
+
+#include <string.h>
 
 GST_DEBUG_CATEGORY_EXTERN (gst_llava_interleave_debug);
 #define GST_CAT_DEFAULT gst_llava_interleave_debug
@@ -232,6 +235,119 @@ maybe_post_latency (GstLlavaInterleave *self)
     gst_element_post_message (GST_ELEMENT (self),
         gst_message_new_latency (GST_OBJECT (self)));
 }
+
+/* ---- the queue, streaming thread side ---- */
+
+void
+gst_llava_queue_clear_locked (GstLlavaInterleave *self)
+{
+  GstLlavaWorkItem *item;
+  GstBuffer *b;
+
+  while ((item = g_queue_pop_head (&self->items)))
+    gst_llava_work_item_free (item);
+  self->n_pending = 0;
+  while ((b = g_queue_pop_head (&self->results)))
+    gst_buffer_unref (b);
+}
+
+/* Waits until the worker has emptied its queue and is idle; FALSE when
+ * flushing cut the wait short. */
+gboolean
+gst_llava_queue_wait_idle (GstLlavaInterleave *self)
+{
+  gboolean ok;
+
+  g_mutex_lock (&self->lock);
+  while (!self->flushing && self->worker
+      && (self->busy || !g_queue_is_empty (&self->items)))
+    g_cond_wait (&self->cond, &self->lock);
+  ok = !self->flushing;
+  g_mutex_unlock (&self->lock);
+  return ok;
+}
+
+void
+gst_llava_queue_gap (GstLlavaInterleave *self, GstClockTime start, GstClockTime dur)
+{
+  GstLlavaWorkItem *tail, *item;
+
+  g_mutex_lock (&self->lock);
+  tail = g_queue_peek_tail (&self->items);
+  /* consecutive gaps (dropped windows) become one */
+  if (tail && tail->kind == GST_LLAVA_ITEM_GAP && dur != GST_CLOCK_TIME_NONE
+      && tail->duration != GST_CLOCK_TIME_NONE
+      && tail->start + tail->duration >= start) {
+    tail->duration = MAX (tail->start + tail->duration, start + dur)
+        - tail->start;
+  } else {
+    item = g_new0 (GstLlavaWorkItem, 1);
+    item->kind = GST_LLAVA_ITEM_GAP;
+    item->start = start;
+    item->duration = dur;
+    g_queue_push_tail (&self->items, item);
+    g_cond_broadcast (&self->cond);
+  }
+  g_mutex_unlock (&self->lock);
+}
+
+/* Hands a closed window to the worker.  Live: drop it when
+ * max-pending-windows are waiting (force: never drop, for EOS).  File: wait
+ * for room. */
+GstFlowReturn
+gst_llava_queue_window (GstLlavaInterleave *self, LlavaWindow *w, gboolean force)
+{
+  GstLlavaWorkItem *item = g_new0 (GstLlavaWorkItem, 1);
+  GstFlowReturn ret = GST_FLOW_OK;
+  guint max_pending;
+
+  item->kind = GST_LLAVA_ITEM_WINDOW;
+  item->window = w;
+  item->start = w->start;
+  item->duration = w->end - w->start;
+  item->running_time = self->segment.format == GST_FORMAT_TIME
+      ? gst_segment_to_running_time (&self->segment, GST_FORMAT_TIME,
+      w->start) : GST_CLOCK_TIME_NONE;
+  item->queued_at = g_get_monotonic_time ();
+
+  GST_OBJECT_LOCK (self);
+  item->prompt = g_strdup (self->prompt ? self->prompt : "");
+  item->system_prompt = g_strdup (self->system_prompt);
+  item->max_new_tokens = self->max_new_tokens;
+  item->temperature = self->temperature;
+  item->top_k = self->top_k;
+  item->top_p = self->top_p;
+  item->seed = self->seed;
+  max_pending = self->max_pending;
+  GST_OBJECT_UNLOCK (self);
+
+  g_mutex_lock (&self->lock);
+  if (self->live && !force && self->n_pending >= max_pending) {
+    GstClockTime start = item->start, dur = item->duration;
+    self->windows_dropped++;
+    g_mutex_unlock (&self->lock);
+    GST_DEBUG_OBJECT (self, "worker busy: window %" G_GUINT64_FORMAT
+        " at %" GST_TIME_FORMAT " dropped", w->index, GST_TIME_ARGS (start));
+    gst_llava_work_item_free (item);
+    gst_llava_queue_gap (self, start, dur);
+    g_object_notify (G_OBJECT (self), "windows-dropped");
+    return GST_FLOW_OK;
+  }
+  while (!self->flushing && !force && self->n_pending >= max_pending)
+    g_cond_wait (&self->cond, &self->lock);
+  if (self->flushing) {
+    gst_llava_work_item_free (item);
+    ret = GST_FLOW_FLUSHING;
+  } else {
+    g_queue_push_tail (&self->items, item);
+    self->n_pending++;
+    g_cond_broadcast (&self->cond);
+  }
+  g_mutex_unlock (&self->lock);
+  return ret;
+}
+
+/* ---- the queue, worker side ---- */
 
 gpointer
 gst_llava_worker_run (gpointer data)

@@ -36,6 +36,21 @@ typedef struct {
 gpointer gst_llava_image_ref (gpointer ref);
 void gst_llava_image_unref (gpointer ref);
 
+/* The queue as the streaming thread sees it (self->lock taken inside,
+ * except _locked). */
+void gst_llava_queue_clear_locked (GstLlavaInterleave *self);
+/* Waits until the worker has emptied the queue and is idle; FALSE when
+ * flushing cut the wait short. */
+gboolean gst_llava_queue_wait_idle (GstLlavaInterleave *self);
+/* A GAP for text_src, in stream order (merged with a queued one). */
+void gst_llava_queue_gap (GstLlavaInterleave *self, GstClockTime start,
+    GstClockTime dur);
+/* Hands a closed window to the worker (takes w).  Live: dropped and counted
+ * when max-pending-windows wait (unless force, for EOS); file: waits for
+ * room.  GST_FLOW_FLUSHING when flushing. */
+GstFlowReturn gst_llava_queue_window (GstLlavaInterleave *self,
+    LlavaWindow *w, gboolean force);
+
 /* Thread function; data is the element.  Runs until self->stopping. */
 gpointer gst_llava_worker_run (gpointer data);
 

@@ -8,7 +8,7 @@ packages=(
   glslang-tools libvulkan-dev libvulkan1 mesa-vulkan-drivers vulkan-tools
   libglib2.0-dev libjson-glib-dev liborc-0.4-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
-  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-x
   libpng-dev libjpeg-dev libopenblas-dev
   clang libclang-rt-14-dev valgrind
 )

@@ -55,6 +55,8 @@ rig_init (Rig *r, GstElement *e, const char *caps)
 static void
 rig_clear (Rig *r)
 {
+  /* queued messages hold the element: drop them, and later ones */
+  gst_bus_set_flushing (r->bus, TRUE);
   gst_harness_teardown (r->ht);
   gst_harness_teardown (r->h);
   gst_object_unref (r->bus);
@@ -211,6 +213,7 @@ test_missing_model (void)
   g_assert_true (err->domain == GST_RESOURCE_ERROR);
   g_assert_true (saw_start && saw_error_progress);
   g_error_free (err);
+  gst_bus_set_flushing (bus, TRUE);
   gst_element_set_state (e, GST_STATE_NULL);
   gst_object_unref (e);
   gst_object_unref (bus);
@@ -239,6 +242,7 @@ test_load_progress (void)
     gst_message_unref (msg);
   }
   g_assert_cmpint (last, ==, GST_PROGRESS_TYPE_COMPLETE);
+  gst_bus_set_flushing (bus, TRUE);
   g_assert_cmpint (gst_element_set_state (e, GST_STATE_NULL), ==,
       GST_STATE_CHANGE_SUCCESS);
   gst_object_unref (e);
@@ -444,6 +448,54 @@ test_eos_drains_partial_window (void)
   g_ptr_array_unref (clip);
 }
 
+/* A new segment (a non-flushing seek, a concatenation) finishes the
+ * windows of the old one first — text out before the new segment reaches
+ * text_src — then windowing starts again at the next frame. */
+static void
+test_new_segment_restarts (void)
+{
+  GPtrArray *clip = test_load_clip ("RGB");
+  Rig r;
+  GstSegment seg;
+  GstBuffer *t0, *t1;
+  GstEvent *ev;
+  const GstSegment *got;
+
+  rig_init (&r, make_element ("window-duration=3000000000", "mode=file",
+          "frames-per-window=4", NULL), caps_of (clip, 10));
+  for (guint i = 0; i < 12; i++)
+    push_frame (&r, clip, i, i * FRAME);
+  gst_segment_init (&seg, GST_FORMAT_TIME);
+  seg.start = seg.time = 60 * GST_SECOND;
+  gst_harness_push_event (r.h, gst_event_new_segment (&seg));
+  /* the old window was described while the segment event waited */
+  t0 = gst_harness_try_pull (r.ht);
+  g_assert_nonnull (t0);
+  g_assert_cmpuint (GST_BUFFER_PTS (t0), ==, 0);
+  g_assert_cmpuint (GST_BUFFER_DURATION (t0), ==, 1200 * MS);
+  g_assert_false (text_meta (t0)->n_frames == 0);
+  /* and the text pad has the new segment now */
+  ev = pull_text_event (&r, GST_EVENT_SEGMENT);         /* the first one */
+  gst_event_unref (ev);
+  ev = pull_text_event (&r, GST_EVENT_SEGMENT);
+  g_assert_nonnull (ev);
+  gst_event_parse_segment (ev, &got);
+  g_assert_cmpuint (got->start, ==, 60 * GST_SECOND);
+  gst_event_unref (ev);
+
+  for (guint i = 0; i < 5; i++)
+    push_frame (&r, clip, i, 61 * GST_SECOND + i * FRAME);
+  gst_harness_push_event (r.h, gst_event_new_eos ());
+  t1 = gst_harness_try_pull (r.ht);
+  g_assert_nonnull (t1);
+  g_assert_cmpuint (GST_BUFFER_PTS (t1), ==, 61 * GST_SECOND);
+  g_assert_cmpuint (text_meta (t1)->window_index, ==, 0);
+  gst_buffer_unref (t0);
+  gst_buffer_unref (t1);
+  rig_clear (&r);
+  g_ptr_array_unref (clip);
+}
+
 /* FLUSH while the model works on window 0: the generation is cancelled, no
  * text of window 0 comes out, and windowing restarts at the new origin. */
 static void
@@ -456,8 +508,9 @@ test_flush (void)
   GstEvent *ev;
   gint64 t0, flush_us;
 
+  /* a long answer keeps the worker busy well past the flush */
   rig_init (&r, make_element ("window-duration=3000000000", "mode=file",
-          NULL), caps_of (clip, 10));
+          "max-new-tokens=48", NULL), caps_of (clip, 10));
   for (guint i = 0; i <= 30; i++)
     push_frame (&r, clip, i, i * FRAME);
   /* let the worker start on window 0 */
@@ -707,7 +760,8 @@ test_inference_failure_is_warning (void)
   g_ptr_array_unref (clip);
 }
 
-/* A prompt set while PLAYING applies from the next window. */
+/* A prompt set while PLAYING applies from the next window; the model is
+ * not changed while PLAYING. */
 static void
 test_prompt_change (void)
 {
@@ -720,6 +774,14 @@ test_prompt_change (void)
   for (guint i = 0; i <= 10; i++)
     push_frame (&r, clip, i, i * FRAME);        /* window 0 queued */
   g_object_set (r.h->element, "prompt", "What colour is it?", NULL);
+  /* the model cannot change while PLAYING */
+  g_object_set (r.h->element, "model", "/elsewhere", NULL);
+  {
+    gchar *model;
+    g_object_get (r.h->element, "model", &model, NULL);
+    g_assert_cmpstr (model, ==, test_golden_dir ());
+    g_free (model);
+  }
   for (guint i = 11; i <= 20; i++)
     push_frame (&r, clip, i, i * FRAME);        /* window 1 queued */
   t0 = gst_harness_pull (r.ht);
@@ -791,6 +853,8 @@ main (int argc, char **argv)
   g_test_add_func ("/element/eos/drains-partial-window",
       test_eos_drains_partial_window);
   g_test_add_func ("/element/flush", test_flush);
+  g_test_add_func ("/element/segment/restarts-windowing",
+      test_new_segment_restarts);
   g_test_add_func ("/element/live/drops-and-stats", test_live_drops);
   g_test_add_func ("/element/latency", test_latency);
   g_test_add_func ("/element/formats", test_formats);

@@ -193,6 +193,61 @@ test_matroska_subtitles (void)
   g_free (mp);
 }
 
+/* The tag before EOS reaches a file: qtmux writes GST_TAG_DESCRIPTION
+ * (as ©des), qtdemux reads it back = the last window's text. */
+static void
+test_mov_description_tag (void)
+{
+  char *dir = g_dir_make_tmp ("llava-mov-XXXXXX", NULL);
+  char *path = g_build_filename (dir, "out.mov", NULL);
+  char *src = clip_src (), *mp = model_props ();
+  GstElement *p;
+  GPtrArray *res;
+  GstBus *bus;
+  GstMessage *msg;
+  gchar *desc = NULL;
+  const char *last;
+
+  p = launch ("%s ! llavainterleave %s window-duration=2000000000 "
+      "frames-per-window=3 max-new-tokens=5 ! jpegenc ! qtmux ! "
+      "filesink location=\"%s\"", src, mp, path);
+  res = test_run_pipeline (p, 120);
+  gst_object_unref (p);
+  g_assert_cmpuint (res->len, ==, 2);
+  last = gst_structure_get_string (res->pdata[1], "text");
+
+  p = launch ("filesrc location=\"%s\" ! qtdemux ! fakesink", path);
+  bus = gst_element_get_bus (p);
+  g_assert_cmpint (gst_element_set_state (p, GST_STATE_PLAYING), !=,
+      GST_STATE_CHANGE_FAILURE);
+  while (!desc && (msg = gst_bus_timed_pop_filtered (bus, 10 * GST_SECOND,
+              GST_MESSAGE_TAG | GST_MESSAGE_EOS | GST_MESSAGE_ERROR))) {
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_TAG) {
+      GstTagList *tags;
+      gst_message_parse_tag (msg, &tags);
+      gst_tag_list_get_string (tags, GST_TAG_DESCRIPTION, &desc);
+      gst_tag_list_unref (tags);
+    } else {
+      gst_message_unref (msg);
+      break;
+    }
+    gst_message_unref (msg);
+  }
+  g_test_message ("description: \"%s\", last text: \"%s\"", desc, last);
+  g_assert_cmpstr (desc, ==, last);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (p);
+  g_ptr_array_unref (res);
+  g_unlink (path);
+  g_rmdir (dir);
+  g_free (desc);
+  g_free (path);
+  g_free (dir);
+  g_free (src);
+  g_free (mp);
+}
+
 /* The texts as an SRT file (srtenc), one cue per window. */
 static void
 test_srt_subtitles (void)
@@ -291,14 +346,44 @@ test_live_source_drops (void)
   g_free (mp);
 }
 
-/* The README pipeline: text over the video with textoverlay. */
+/* The README pipeline: text over the video with textoverlay.  The video
+ * waits in a queue for the text of its window, so every frame of a window
+ * with text gets it: on black frames, pixels that are not black. */
+typedef struct {
+  guint n_frames, n_with_text;
+} Lit;
+
+static GstFlowReturn
+on_new_sample (GstElement *sink, gpointer data)
+{
+  Lit *lit = data;
+  GstSample *smp = NULL;
+  GstMapInfo map;
+  gboolean any = FALSE;
+
+  g_signal_emit_by_name (sink, "pull-sample", &smp);
+  if (!smp)
+    return GST_FLOW_EOS;
+  g_assert_true (gst_buffer_map (gst_sample_get_buffer (smp), &map,
+          GST_MAP_READ));
+  for (gsize i = 0; i < map.size && !any; i++)
+    any = map.data[i] != 0;
+  gst_buffer_unmap (gst_sample_get_buffer (smp), &map);
+  lit->n_frames++;
+  lit->n_with_text += any;
+  gst_sample_unref (smp);
+  return GST_FLOW_OK;
+}
+
 static void
 test_textoverlay (void)
 {
   GstElementFactory *f = gst_element_factory_find ("textoverlay");
   char *mp = model_props ();
-  GstElement *p;
+  GstElement *p, *sink;
   GPtrArray *res;
+  Lit lit = { 0, 0 };
+  guint want = 0;
 
   if (!f) {
     g_test_skip ("textoverlay not installed (Debian: gstreamer1.0-x)");
@@ -306,15 +391,31 @@ test_textoverlay (void)
     return;
   }
   gst_object_unref (f);
-  p = launch ("videotestsrc num-buffers=30 ! "
+  p = launch ("videotestsrc num-buffers=30 pattern=black ! "
       "video/x-raw,format=RGB,width=160,height=120,framerate=10/1 ! "
       "llavainterleave name=l %s window-duration=1000000000 "
       "frames-per-window=2 max-new-tokens=4 ! "
       "queue max-size-time=0 max-size-buffers=0 max-size-bytes=0 ! "
-      "textoverlay name=o ! fakesink sync=false "
+      "textoverlay name=o wait-text=true ! videoconvert ! "
+      "video/x-raw,format=RGB ! appsink name=s sync=false emit-signals=true "
       "l.text_src ! queue ! o.text_sink", mp);
+  sink = gst_bin_get_by_name (GST_BIN (p), "s");
+  g_signal_connect (sink, "new-sample", G_CALLBACK (on_new_sample), &lit);
   res = test_run_pipeline (p, 60);
   g_assert_cmpuint (res->len, ==, 3);
+  g_test_message ("%u of %u frames carry text", lit.n_with_text,
+      lit.n_frames);
+  g_assert_cmpuint (lit.n_frames, ==, 30);
+  /* every window with a non-blank text paints all its 10 frames */
+  for (guint i = 0; i < res->len; i++) {
+    char *t = g_strstrip (g_strdup (gst_structure_get_string (res->pdata[i],
+                "text")));
+    want += t[0] ? 10 : 0;
+    g_free (t);
+  }
+  g_assert_cmpuint (want, >, 0);
+  g_assert_cmpuint (lit.n_with_text, >=, want);
+  gst_object_unref (sink);
   g_ptr_array_unref (res);
   gst_object_unref (p);
   g_free (mp);
@@ -378,6 +479,7 @@ main (int argc, char **argv)
       test_png_sequence_matches_llava_run);
   g_test_add_func ("/launch/matroska-subtitles", test_matroska_subtitles);
   g_test_add_func ("/launch/srt-subtitles", test_srt_subtitles);
+  g_test_add_func ("/launch/mov-description-tag", test_mov_description_tag);
   g_test_add_func ("/launch/live-source-drops", test_live_source_drops);
   g_test_add_func ("/launch/textoverlay", test_textoverlay);
   g_test_add_func ("/launch/meta-survives-converters",
