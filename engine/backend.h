@@ -66,6 +66,12 @@ typedef struct {
       guint32 cols, const char *name, GError **err);
   void (*tensor_free) (LlBackend *b, LlTensor *t);
 
+  /* Optional (NULL: tensor_new): a long-lived weight, uploaded once and
+   * only read by ops.  Backends with memory arenas keep these together,
+   * apart from activations that come and go.  Use ll_backend_weight_new(). */
+  LlTensor *(*weight_new) (LlBackend *b, LlDType dtype, guint32 rows,
+      guint32 cols, const char *name, GError **err);
+
   /* Copies rows [row0, row0+n) from/to host memory in the dtype's host
    * layout (for LL_Q8_0 only whole tensors: row0 = 0, n = rows).  download
    * is for LL_F32 and LL_I32 tensors. */
@@ -166,6 +172,14 @@ ll_backend_free (LlBackend *b)
 {
   if (b)
     b->ops->free (b);
+}
+
+static inline LlTensor *
+ll_backend_weight_new (LlBackend *b, LlDType dtype, guint32 rows,
+    guint32 cols, const char *name, GError **err)
+{
+  return b->ops->weight_new ? b->ops->weight_new (b, dtype, rows, cols, name, err)
+      : b->ops->tensor_new (b, dtype, rows, cols, name, err);
 }
 
 /* ---- host-side weight formats (engine/model converts into these) ---- */

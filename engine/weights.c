@@ -8,7 +8,7 @@ upload_new (LlavaWeightLoader *l, LlDType dtype, const float *data,
     guint32 rows, guint32 cols, const char *name, GError **err)
 {
   LlBackend *be = l->be;
-  LlTensor *t = be->ops->tensor_new (be, dtype, rows, cols, name, err);
+  LlTensor *t = ll_backend_weight_new (be, dtype, rows, cols, name, err);
   void *host;
   gboolean ok;
 

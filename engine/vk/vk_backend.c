@@ -49,8 +49,8 @@ vk_tensor_free (LlBackend *bb, LlTensor *tt)
 }
 
 static LlTensor *
-vk_tensor_new (LlBackend *bb, LlDType dtype, guint32 rows, guint32 cols,
-    const char *name, GError **err)
+tensor_new_in (LlBackend *bb, LlVkMemKind kind, LlDType dtype, guint32 rows,
+    guint32 cols, const char *name, GError **err)
 {
   LlVkBackend *b = VKB (bb);
   if (rows == 0 || cols == 0 || dtype > LL_I32) {
@@ -83,8 +83,8 @@ vk_tensor_new (LlBackend *bb, LlDType dtype, guint32 rows, guint32 cols,
     guint64 size = rb * ll_vk_chunk_nrows (t, c);
     char *what = g_strdup_printf ("tensor %s [%u, %u] %s (chunk %u/%u)",
         t->base.name, rows, cols, ll_dtype_name (dtype), c + 1, t->n_chunks);
-    gboolean ok = ll_vk_buffer_init (b->d, &t->chunks[c], size,
-        LL_VK_MEM_DEVICE, what, err);
+    gboolean ok = ll_vk_buffer_init (b->d, &t->chunks[c], size, kind, what,
+        err);
     g_free (what);
     if (!ok) {
       vk_tensor_free (bb, &t->base);
@@ -95,6 +95,21 @@ vk_tensor_new (LlBackend *bb, LlDType dtype, guint32 rows, guint32 cols,
   }
   b->peak = MAX (b->peak, b->in_use);
   return &t->base;
+}
+
+static LlTensor *
+vk_tensor_new (LlBackend *bb, LlDType dtype, guint32 rows, guint32 cols,
+    const char *name, GError **err)
+{
+  return tensor_new_in (bb, LL_VK_MEM_DEVICE, dtype, rows, cols, name, err);
+}
+
+/* weights go to their own arena (vk_backend.h) */
+static LlTensor *
+vk_weight_new (LlBackend *bb, LlDType dtype, guint32 rows, guint32 cols,
+    const char *name, GError **err)
+{
+  return tensor_new_in (bb, LL_VK_MEM_WEIGHTS, dtype, rows, cols, name, err);
 }
 
 static gboolean
@@ -249,10 +264,13 @@ vk_memory_in_use (LlBackend *bb)
   return VKB (bb)->in_use;
 }
 
+/* VkDeviceMemory allocated at most (vk_backend.h) */
 static guint64
 vk_memory_peak (LlBackend *bb)
 {
-  return VKB (bb)->peak;
+  LlVkMemoryStats s;
+  ll_vk_memory_stats (VKB (bb)->d, &s);
+  return s.device_peak;
 }
 
 static const char *
@@ -262,11 +280,30 @@ vk_describe (LlBackend *bb)
 }
 
 static void
+print_memory (LlVkBackend *b)
+{
+  LlVkMemoryStats s;
+  ll_backend_vulkan_memory_stats (&b->base, &s);
+  const double MiB = 1048576.0;
+  g_printerr ("LLAVA_VK_MEMORY (%s): device memory peak %.1f MiB for a "
+      "tensor peak of %.1f MiB; peaks: weights arena %.1f MiB, activations "
+      "arena %.1f MiB, dedicated %.1f MiB (blocks of %.0f MiB); %"
+      G_GUINT64_FORMAT " vkAllocateMemory for %" G_GUINT64_FORMAT
+      " buffers\n",
+      b->d->caps.name, s.device_peak / MiB, s.tensor_peak / MiB,
+      s.arena_peak[LL_VK_ARENA_WEIGHTS] / MiB,
+      s.arena_peak[LL_VK_ARENA_ACTIVATIONS] / MiB, s.dedicated_peak / MiB,
+      s.block_size / MiB, s.n_allocations, s.n_buffers);
+}
+
+static void
 vk_free (LlBackend *bb)
 {
   LlVkBackend *b = VKB (bb);
   if (!b)
     return;
+  if (b->d && b->print_memory)
+    print_memory (b);
   ll_vk_runtime_free (b->rt);
   if (b->d) {
     ll_vk_buffer_clear (b->d, &b->staging);
@@ -285,6 +322,7 @@ static const LlBackendOps vk_backend_ops = {
   .name = "vulkan",
   .free = vk_free,
   .tensor_new = vk_tensor_new,
+  .weight_new = vk_weight_new,
   .tensor_free = vk_tensor_free,
   .upload = vk_upload,
   .download = vk_download,
@@ -345,6 +383,7 @@ ll_backend_vulkan_new_full (int device_index, LlVkKernels kernels,
   }
   b->cpu_style = kernels == LL_VK_KERNELS_CPU;
 
+  b->print_memory = env_is ("LLAVA_VK_MEMORY", "1");
   b->rt = ll_vk_runtime_new (b->d, env_is ("LLAVA_VK_PROFILE", "1"), err);
   if (!b->rt)
     goto fail;
@@ -365,6 +404,33 @@ gboolean
 ll_backend_vulkan_cpu_style (LlBackend *b)
 {
   return b && b->ops == &vk_backend_ops && VKB (b)->cpu_style;
+}
+
+gboolean
+ll_backend_vulkan_memory_stats (LlBackend *bb, LlVkMemoryStats *s)
+{
+  memset (s, 0, sizeof *s);
+  if (!bb || bb->ops != &vk_backend_ops)
+    return FALSE;
+  LlVkBackend *b = VKB (bb);
+  ll_vk_memory_stats (b->d, s);
+  s->tensor_bytes = b->in_use;
+  s->tensor_peak = b->peak;
+  return TRUE;
+}
+
+guint64
+ll_backend_vulkan_tensor_placement (LlBackend *bb, LlTensor *tt, guint chunk,
+    guint64 *offset, guint64 *size)
+{
+  *offset = *size = 0;
+  if (!bb || bb->ops != &vk_backend_ops || !tt
+      || chunk >= ((LlVkTensor *) tt)->n_chunks)
+    return 0;
+  LlVkBuffer *c = &((LlVkTensor *) tt)->chunks[chunk];
+  *offset = c->offset;
+  *size = c->alloc_size;
+  return (guint64) ll_vk_buffer_memory (c);
 }
 
 guint64

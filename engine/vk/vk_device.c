@@ -1,4 +1,5 @@
-/* vk_device.c — Vulkan instance, device choice, probed caps and buffers. */
+/* vk_device.c — Vulkan instance, device choice and probed caps (buffers
+ * and their memory: vk_memory.c). */
 #include "vk_private.h"
 #include "llava.h"
 
@@ -228,6 +229,7 @@ ll_vk_device_new (int device_index, GError **err)
     goto fail;
   }
   vkGetDeviceQueue (d->dev, d->queue_family, 0, &d->queue);
+  d->memory = ll_vk_memory_new (d);
   d->describe = g_strdup_printf ("%s, %s", d->caps.name,
       device_type_name (d->caps.type));
   return d;
@@ -242,102 +244,11 @@ ll_vk_device_free (LlVkDevice *d)
 {
   if (!d)
     return;
+  ll_vk_memory_free (d, d->memory);
   if (d->dev)
     vkDestroyDevice (d->dev, NULL);
   if (d->instance)
     vkDestroyInstance (d->instance, NULL);
   g_free (d->describe);
   g_free (d);
-}
-
-static gint
-find_memory_type (LlVkDevice *d, guint32 bits, VkMemoryPropertyFlags want)
-{
-  for (guint32 i = 0; i < d->mem.memoryTypeCount; i++)
-    if ((bits & (1u << i))
-        && (d->mem.memoryTypes[i].propertyFlags & want) == want)
-      return (gint) i;
-  return -1;
-}
-
-gboolean
-ll_vk_buffer_init (LlVkDevice *d, LlVkBuffer *b, VkDeviceSize size,
-    LlVkMemKind kind, const char *what, GError **err)
-{
-  memset (b, 0, sizeof *b);
-  size = MAX (16, (size + 15) & ~(VkDeviceSize) 15);
-  VkBufferCreateInfo bci = {
-    .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, .size = size,
-    .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT
-        | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
-    .sharingMode = VK_SHARING_MODE_EXCLUSIVE };
-  VkResult r = vkCreateBuffer (d->dev, &bci, NULL, &b->buf);
-  if (r != VK_SUCCESS) {
-    g_set_error (err, LLAVA_ERROR, LLAVA_ERROR_DEVICE,
-        "Vulkan: cannot create a buffer of %" G_GUINT64_FORMAT " bytes for %s "
-        "(VkResult %d)", (guint64) size, what, (int) r);
-    return FALSE;
-  }
-  VkMemoryRequirements req;
-  vkGetBufferMemoryRequirements (d->dev, b->buf, &req);
-
-  /* ordered preference lists */
-  VkMemoryPropertyFlags dev_pref[] = {
-    VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT
-        | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
-    VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0 };
-  VkMemoryPropertyFlags staging_pref[] = {
-    VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT
-        | VK_MEMORY_PROPERTY_HOST_CACHED_BIT,
-    VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT };
-  const VkMemoryPropertyFlags *pref = kind == LL_VK_MEM_STAGING ? staging_pref
-      : dev_pref + (d->caps.unified_memory ? 0 : 1);
-  guint npref = kind == LL_VK_MEM_STAGING ? 2 : (d->caps.unified_memory ? 3 : 2);
-  gint type = -1;
-  for (guint i = 0; i < npref && type < 0; i++)
-    type = find_memory_type (d, req.memoryTypeBits, pref[i]);
-  if (type < 0) {
-    g_set_error (err, LLAVA_ERROR, LLAVA_ERROR_DEVICE,
-        "Vulkan: no suitable memory type for %s", what);
-    ll_vk_buffer_clear (d, b);
-    return FALSE;
-  }
-  VkMemoryAllocateInfo mai = {
-    .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
-    .allocationSize = req.size, .memoryTypeIndex = (guint32) type };
-  r = vkAllocateMemory (d->dev, &mai, NULL, &b->mem);
-  if (r != VK_SUCCESS) {
-    g_set_error (err, LLAVA_ERROR, LLAVA_ERROR_DEVICE,
-        "Vulkan: out of device memory allocating %" G_GUINT64_FORMAT
-        " bytes for %s (VkResult %d)", (guint64) req.size, what, (int) r);
-    ll_vk_buffer_clear (d, b);
-    return FALSE;
-  }
-  vkBindBufferMemory (d->dev, b->buf, b->mem, 0);
-  b->size = size;
-  VkMemoryPropertyFlags flags = d->mem.memoryTypes[type].propertyFlags;
-  if ((flags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT)
-      && (kind == LL_VK_MEM_STAGING || d->caps.unified_memory)) {
-    r = vkMapMemory (d->dev, b->mem, 0, VK_WHOLE_SIZE, 0, &b->map);
-    if (r != VK_SUCCESS) {
-      VK_FAIL (err, r, "vkMapMemory");
-      ll_vk_buffer_clear (d, b);
-      return FALSE;
-    }
-  }
-  return TRUE;
-}
-
-void
-ll_vk_buffer_clear (LlVkDevice *d, LlVkBuffer *b)
-{
-  if (!b)
-    return;
-  if (b->map)
-    vkUnmapMemory (d->dev, b->mem);
-  if (b->buf)
-    vkDestroyBuffer (d->dev, b->buf, NULL);
-  if (b->mem)
-    vkFreeMemory (d->dev, b->mem, NULL);
-  memset (b, 0, sizeof *b);
 }

@@ -1,6 +1,7 @@
 /* vk_private.h — the Vulkan runtime inside engine/vk (not a public API).
  *
- *   vk_device.c    instance + device choice, probed caps, buffers
+ *   vk_device.c    instance + device choice, probed caps
+ *   vk_memory.c    buffers: arenas of device memory blocks, sub-allocated
  *   vk_runtime.c   pipeline registry, command recording with dependency
  *                  tracking, submit, timestamp profiling
  *   vk_backend.c   LlBackendOps: tensors (row-chunked to respect
@@ -10,6 +11,7 @@
 #pragma once
 
 #include "backend.h"
+#include "vk_backend.h"
 #include "ll_shaders.h"
 #include "ll_pc.h"
 
@@ -39,6 +41,9 @@ typedef struct {
   gboolean unified_memory;      /* device-local memory that the host maps */
 } LlVkCaps;
 
+typedef struct _LlVkMemory LlVkMemory;
+typedef struct _LlVkBlock LlVkBlock;
+
 typedef struct {
   VkInstance instance;
   VkPhysicalDevice phys;
@@ -47,31 +52,48 @@ typedef struct {
   guint32 queue_family;
   VkPhysicalDeviceMemoryProperties mem;
   LlVkCaps caps;
+  LlVkMemory *memory;           /* the arenas (vk_memory.c) */
   char *describe;
 } LlVkDevice;
 
 LlVkDevice *ll_vk_device_new (int device_index, GError **err);
 void ll_vk_device_free (LlVkDevice *d);
 
-/* One VkBuffer with its own allocation.  map != NULL when host-visible.
+/* One VkBuffer bound at `offset` in a memory block: an arena block shared
+ * with other buffers, or a dedicated one (vk_memory.c).  Descriptors bind
+ * the whole VkBuffer.  map != NULL when host-visible (block map + offset).
  * gen_read / gen_write: the runtime's barrier generation of the last
  * recorded read / write (see vk_runtime.c). */
 typedef struct {
   VkBuffer buf;
-  VkDeviceMemory mem;
-  VkDeviceSize size;
+  LlVkBlock *block;
+  VkDeviceSize offset;          /* in block, aligned (see vk_memory.c) */
+  VkDeviceSize alloc_size;      /* bytes taken from the block */
+  VkDeviceSize size;            /* bytes of the buffer */
   void *map;
   guint64 gen_read, gen_write;
 } LlVkBuffer;
 
 typedef enum {
-  LL_VK_MEM_DEVICE,             /* tensors: device-local (mapped if unified) */
+  LL_VK_MEM_DEVICE,             /* activations, KV cache, internal scratch:
+                                 * device-local (mapped if unified) */
+  LL_VK_MEM_WEIGHTS,            /* the same memory, in the weights arena */
   LL_VK_MEM_STAGING,            /* host-visible, coherent, cached if possible */
 } LlVkMemKind;
 
+LlVkMemory *ll_vk_memory_new (LlVkDevice *d);
+/* Frees every block still held (call after all buffers are cleared). */
+void ll_vk_memory_free (LlVkDevice *d, LlVkMemory *m);
+void ll_vk_memory_stats (LlVkDevice *d, LlVkMemoryStats *s);
+
+/* Creates a buffer of `size` bytes (rounded up to 16) of `kind`; `what`
+ * names it in errors.  ll_vk_buffer_clear is safe on a zeroed or failed
+ * buffer. */
 gboolean ll_vk_buffer_init (LlVkDevice *d, LlVkBuffer *b, VkDeviceSize size,
     LlVkMemKind kind, const char *what, GError **err);
 void ll_vk_buffer_clear (LlVkDevice *d, LlVkBuffer *b);
+/* The VkDeviceMemory handle of b's block as an integer (0: none). */
+guint64 ll_vk_buffer_memory (const LlVkBuffer *b);
 
 /* ---- runtime ---- */
 
@@ -149,7 +171,8 @@ typedef struct {
   gboolean cpu_style;           /* kernel flavour: see ll_backend_vulkan_new */
   LlVkBuffer staging;           /* grows on demand (discrete GPUs only) */
   LlVkBuffer attn_partials;     /* split-KV partials, grows on demand */
-  guint64 in_use, peak;
+  guint64 in_use, peak;         /* bytes of live tensors now / at most */
+  gboolean print_memory;        /* LLAVA_VK_MEMORY=1 */
 } LlVkBackend;
 
 static inline LlVkBackend *

@@ -543,6 +543,12 @@ test_big_table (gconstpointer data)
   upload (fx->ref, t.r, h);
   upload (fx->vk, t.v, h);
   g_free (h);
+  /* each chunk (far over half an arena block): a dedicated allocation */
+  guint64 prev = 0, mem, off, size, used = 0;
+  for (guint c = 0; (mem = ll_backend_vulkan_tensor_placement (fx->vk, t.v, c,
+              &off, &size)); c++, used += size, prev = mem)
+    g_assert_true (mem != prev && off == 0);
+  g_assert_cmpuint (used, >=, bytes);
 
   Pair x = pair_rnd (fx, LL_F32, 1, C, 1.0f, "hidden");
   Pair logits = pair_new (fx, fx->vk, LL_F32, 1, V, NULL, "logits");
