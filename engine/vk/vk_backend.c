@@ -308,6 +308,7 @@ vk_free (LlBackend *bb)
   if (b->d) {
     ll_vk_buffer_clear (b->d, &b->staging);
     ll_vk_buffer_clear (b->d, &b->attn_partials);
+    ll_vk_buffer_clear (b->d, &b->ids_scratch);
     for (guint i = 0; b->rope_tables && i < b->rope_tables->len; i++)
       ll_vk_buffer_clear (b->d,
           &g_array_index (b->rope_tables, LlVkRopeTable, i).buf);
@@ -365,12 +366,9 @@ ll_backend_vulkan_new_full (int device_index, LlVkKernels kernels,
   /* LLAVA_VK_MAX_BINDING=bytes lowers the binding limit (tests use it to
    * exercise row chunking on small tensors). */
   const char *mb = g_getenv ("LLAVA_VK_MAX_BINDING");
-  if (mb && *mb) {
-    guint64 v = g_ascii_strtoull (mb, NULL, 10);
-    if (v >= 256)
-      b->d->caps.max_storage_buffer_range =
-          MIN (b->d->caps.max_storage_buffer_range, v);
-  }
+  if (mb && *mb)
+    ll_backend_vulkan_set_max_binding (&b->base,
+        g_ascii_strtoull (mb, NULL, 10));
 
   if (kernels == LL_VK_KERNELS_AUTO) {
     if (env_is ("LLAVA_VK_KERNELS", "cpu"))
@@ -431,6 +429,17 @@ ll_backend_vulkan_tensor_placement (LlBackend *bb, LlTensor *tt, guint chunk,
   *offset = c->offset;
   *size = c->alloc_size;
   return (guint64) ll_vk_buffer_memory (c);
+}
+
+gboolean
+ll_backend_vulkan_set_max_binding (LlBackend *bb, guint64 bytes)
+{
+  if (!bb || bb->ops != &vk_backend_ops || bytes < 256)
+    return FALSE;
+  LlVkBackend *b = VKB (bb);
+  b->d->caps.max_storage_buffer_range =
+      MIN (b->d->caps.max_storage_buffer_range, bytes);
+  return TRUE;
 }
 
 guint64

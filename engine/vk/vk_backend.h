@@ -25,6 +25,14 @@ gboolean ll_backend_vulkan_cpu_style (LlBackend *b);
 /* Probed limits of the backend's device (0 for other backends). */
 guint64 ll_backend_vulkan_max_binding (LlBackend *b);
 
+/* Lowers the binding limit (maxStorageBufferRange as the backend sees it)
+ * to `bytes` (>= 256; never raises it) for the tensors made from now on;
+ * tensors already made keep their row chunks.  The per-backend form of
+ * LLAVA_VK_MAX_BINDING=bytes (read when the backend is made): tests use it
+ * to exercise row chunking on small tensors.  FALSE when `b` is not a
+ * Vulkan backend or bytes < 256. */
+gboolean ll_backend_vulkan_set_max_binding (LlBackend *b, guint64 bytes);
+
 /* Device memory of a Vulkan backend.  LlBackendOps.memory_in_use reports
  * tensor_bytes (what the tensors need, as before arenas: the engine's
  * weight-size checks compare it with the checkpoint), memory_peak reports

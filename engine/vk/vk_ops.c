@@ -1,5 +1,8 @@
 /* vk_ops.c — the recorded ops of the Vulkan backend: argument checks, then
- * one dispatch per op (per weight chunk for matmul and embed_rows).
+ * one dispatch per op (per weight chunk for matmul and embed_rows; per
+ * overlapping chunk pair for copy_rows and per output chunk for embed_rows,
+ * the two ops that move rows of the big activations — the feature cache and
+ * inputs_embeds — which may be split like weights).
  * A bad argument cannot be returned from a void op: it becomes the
  * backend's deferred error, returned by the next sync / upload / download,
  * and the op records nothing. */
@@ -27,21 +30,31 @@ check (LlVkBackend *b, const char *op, gboolean ok, const char *fmt, ...)
   return FALSE;
 }
 
-/* t must be a one-chunk tensor of `dtype` (activations, norms' weights,
- * KV caches: everything but matmul / embed_rows weights). */
+/* t must be a tensor of `dtype`, in any number of row chunks */
 static gboolean
-need (LlVkBackend *b, const char *op, LlTensor *t, const char *role,
+need_chunked (LlVkBackend *b, const char *op, LlTensor *t, const char *role,
     LlDType dtype)
 {
   if (!check (b, op, t != NULL, "%s is NULL", role))
     return FALSE;
-  if (!check (b, op, t->dtype == dtype, "%s %s is %s, expected %s", role,
-          t->name, ll_dtype_name (t->dtype), ll_dtype_name (dtype)))
+  return check (b, op, t->dtype == dtype, "%s %s is %s, expected %s", role,
+      t->name, ll_dtype_name (t->dtype), ll_dtype_name (dtype));
+}
+
+/* t must be a one-chunk tensor of `dtype` (activations, norms' weights,
+ * KV caches: everything but matmul / embed_rows weights, embed_rows'
+ * output and copy_rows' operands). */
+static gboolean
+need (LlVkBackend *b, const char *op, LlTensor *t, const char *role,
+    LlDType dtype)
+{
+  if (!need_chunked (b, op, t, role, dtype))
     return FALSE;
   return check (b, op, VKT (t)->n_chunks == 1, "%s %s [%u, %u] is larger "
       "than the device's maxStorageBufferRange and is split in %u row "
-      "chunks; only matmul and embed_rows weights may be", role, t->name,
-      t->rows, t->cols, VKT (t)->n_chunks);
+      "chunks; only matmul and embed_rows weights, embed_rows outputs and "
+      "copy_rows operands may be", role, t->name, t->rows, t->cols,
+      VKT (t)->n_chunks);
 }
 
 static LlVkBuffer *
@@ -390,13 +403,36 @@ ll_vk_attention_causal (LlBackend *bb, LlTensor *out, LlTensor *qkv,
       DIV_UP (T * (H / Hkv), 8 * LL_ATTN_QPL), Hkv, 1);
 }
 
+/* One dispatch per table chunk: out[t, :] = table[ids[t], :] for t < T,
+ * `ids` and `out` single buffers (ids [>=T] i32, out [>=T, C] f32). */
+static void
+embed_dispatch (LlVkBackend *b, LlVkBuffer *out, LlTensor *table,
+    LlVkBuffer *ids, guint32 T)
+{
+  static const LlSpvId ids_by_type[] = { LL_SPV_embed_f32, LL_SPV_embed_f16, LL_SPV_embed_q8 };
+  LlVkTensor *tt = VKT (table);
+  guint32 gy, gz;
+  rows_grid (T, &gy, &gz);
+  for (guint32 c = 0; c < tt->n_chunks; c++) {
+    LlPcEmbed pc = { .T = T, .C = table->cols, .r0 = c * tt->chunk_rows,
+      .nrows = ll_vk_chunk_nrows (tt, c), .ld = tt->ld,
+      .total_rows = table->rows, .zero_invalid = c == 0 };
+    LlVkBind binds[] = {
+      { ids, FALSE }, { &tt->chunks[c], FALSE }, { out, TRUE } };
+    ll_vk_dispatch (b->rt, "embed_rows",
+        ids_by_type[weight_index (table->dtype)], 0, binds, 3, &pc,
+        sizeof pc, DIV_UP (table->cols, 64), gy, gz);
+  }
+}
+
 void
 ll_vk_embed_rows (LlBackend *bb, LlTensor *out, LlTensor *table,
     LlTensor *ids, guint32 T)
 {
   LlVkBackend *b = VKB (bb);
   const char *op = "embed_rows";
-  if (!need (b, op, out, "out", LL_F32) || !need (b, op, ids, "ids", LL_I32)
+  if (!need_chunked (b, op, out, "out", LL_F32)
+      || !need (b, op, ids, "ids", LL_I32)
       || !check (b, op, table && weight_index (table->dtype) >= 0,
           "table must be f32, f16 or q8_0")
       || !check (b, op, out->cols == table->cols && out->rows >= T
@@ -407,18 +443,37 @@ ll_vk_embed_rows (LlBackend *bb, LlTensor *out, LlTensor *table,
     return;
   if (T == 0)
     return;
-  static const LlSpvId ids_by_type[] = { LL_SPV_embed_f32, LL_SPV_embed_f16, LL_SPV_embed_q8 };
-  LlVkTensor *tt = VKT (table);
-  guint32 gy, gz;
-  rows_grid (T, &gy, &gz);
-  for (guint32 c = 0; c < tt->n_chunks; c++) {
-    LlPcEmbed pc = { .T = T, .C = table->cols, .r0 = c * tt->chunk_rows,
-      .nrows = ll_vk_chunk_nrows (tt, c), .ld = tt->ld,
-      .total_rows = table->rows, .zero_invalid = c == 0 };
-    LlVkBind binds[] = {
-      { buf (ids), FALSE }, { &tt->chunks[c], FALSE }, { buf (out), TRUE } };
-    ll_vk_dispatch (b->rt, op, ids_by_type[weight_index (table->dtype)], 0,
-        binds, 3, &pc, sizeof pc, DIV_UP (table->cols, 64), gy, gz);
+  LlVkTensor *ot = VKT (out);
+  if (ot->n_chunks == 1) {
+    embed_dispatch (b, &ot->chunks[0], table, buf (ids), T);
+    return;
+  }
+  /* A split output (inputs_embeds [ctx, d] at 7B widths): the kernel
+   * indexes ids and out from t = 0 and descriptors bind whole buffers, so
+   * each output chunk's ids [t0, t0+nt) are first copied to the start of a
+   * scratch buffer (re-used: the runtime puts a barrier between one chunk's
+   * dispatches and the next chunk's copy). */
+  guint64 need_bytes = (guint64) MIN (T, ot->chunk_rows) * 4;
+  if (b->ids_scratch.size < need_bytes) {
+    /* recorded work may still use the old buffer */
+    ll_vk_runtime_flush (b->rt);
+    ll_vk_buffer_clear (b->d, &b->ids_scratch);
+    GError *err = NULL;
+    if (!ll_vk_buffer_init (b->d, &b->ids_scratch,
+            MAX ((guint64) ot->chunk_rows * 4, 4096), LL_VK_MEM_DEVICE,
+            "the embed_rows ids scratch", &err)) {
+      ll_vk_runtime_fail (b->rt, err);
+      return;
+    }
+  }
+  for (guint32 c = 0; c < ot->n_chunks; c++) {
+    guint32 t0 = c * ot->chunk_rows;
+    if (t0 >= T)
+      break;
+    guint32 nt = MIN (T - t0, ll_vk_chunk_nrows (ot, c));
+    ll_vk_copy (b->rt, &b->ids_scratch, 0, buf (ids), (VkDeviceSize) t0 * 4,
+        (VkDeviceSize) nt * 4);
+    embed_dispatch (b, &ot->chunks[c], table, &b->ids_scratch, nt);
   }
 }
 
@@ -428,7 +483,8 @@ ll_vk_copy_rows (LlBackend *bb, LlTensor *dst, guint32 dst_row0,
 {
   LlVkBackend *b = VKB (bb);
   const char *op = "copy_rows";
-  if (!need (b, op, dst, "dst", LL_F32) || !need (b, op, src, "src", LL_F32)
+  if (!need_chunked (b, op, dst, "dst", LL_F32)
+      || !need_chunked (b, op, src, "src", LL_F32)
       || !check (b, op, dst->cols == src->cols
           && (guint64) dst_row0 + n <= dst->rows
           && (guint64) src_row0 + n <= src->rows,
@@ -438,15 +494,26 @@ ll_vk_copy_rows (LlBackend *bb, LlTensor *dst, guint32 dst_row0,
       || !check (b, op, dst != src || dst_row0 >= src_row0 + n
           || src_row0 >= dst_row0 + n, "overlapping rows of %s", dst->name))
     return;
-  if (n == 0)
-    return;
-  LlPcRows pc = { .rows = n, .cols = dst->cols, .a = dst_row0 * dst->cols,
-    .b = src_row0 * src->cols };
-  LlVkBind binds[] = { { buf (dst), TRUE }, { buf (src), FALSE } };
-  guint32 gy, gz;
-  rows_grid (n, &gy, &gz);
-  ll_vk_dispatch (b->rt, op, LL_SPV_copy_rows, 0, binds, 2, &pc, sizeof pc,
-      DIV_UP (dst->cols, 64), gy, gz);
+  /* One dispatch per run of rows that stays inside one chunk of each side
+   * (a single dispatch when neither is split).  Offsets are in elements of
+   * that chunk (< maxStorageBufferRange / 4, so they fit 32 bits). */
+  LlVkTensor *dt = VKT (dst), *st = VKT (src);
+  for (guint32 i = 0; i < n;) {
+    guint32 dr = dst_row0 + i, sr = src_row0 + i;
+    guint32 dc = dr / dt->chunk_rows, sc = sr / st->chunk_rows;
+    guint32 dl = dr - dc * dt->chunk_rows, sl = sr - sc * st->chunk_rows;
+    guint32 m = MIN (n - i, MIN (ll_vk_chunk_nrows (dt, dc) - dl,
+            ll_vk_chunk_nrows (st, sc) - sl));
+    LlPcRows pc = { .rows = m, .cols = dst->cols, .a = dl * dst->cols,
+      .b = sl * src->cols };
+    LlVkBind binds[] = {
+      { &dt->chunks[dc], TRUE }, { &st->chunks[sc], FALSE } };
+    guint32 gy, gz;
+    rows_grid (m, &gy, &gz);
+    ll_vk_dispatch (b->rt, op, LL_SPV_copy_rows, 0, binds, 2, &pc, sizeof pc,
+        DIV_UP (dst->cols, 64), gy, gz);
+    i += m;
+  }
 }
 
 void

@@ -171,6 +171,8 @@ typedef struct {
   gboolean cpu_style;           /* kernel flavour: see ll_backend_vulkan_new */
   LlVkBuffer staging;           /* grows on demand (discrete GPUs only) */
   LlVkBuffer attn_partials;     /* split-KV partials, grows on demand */
+  LlVkBuffer ids_scratch;       /* embed_rows into a split output: the ids
+                                 * of one output chunk, grows on demand */
   guint64 in_use, peak;         /* bytes of live tensors now / at most */
   gboolean print_memory;        /* LLAVA_VK_MEMORY=1 */
 } LlVkBackend;

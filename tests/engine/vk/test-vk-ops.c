@@ -524,6 +524,178 @@ test_chunked_weights (gconstpointer data)
   ll_backend_free (vk);
 }
 
+/* Number of row chunks of a Vulkan tensor (via its placement). */
+static guint
+n_chunks (LlBackend *vk, LlTensor *t)
+{
+  guint64 off, size;
+  guint c = 0;
+  while (ll_backend_vulkan_tensor_placement (vk, t, c, &off, &size))
+    c++;
+  return c;
+}
+
+/* Asserts that the Vulkan and reference copies of p hold the same bytes
+ * (whole tensor, downloaded across every chunk border). */
+static void
+expect_same (Fx *fx, LlBackend *vk, Pair p, const char *what)
+{
+  GError *err = NULL;
+  g_assert_true (vk->ops->sync (vk, &err));
+  g_assert_no_error (err);
+  float *a = download (vk, p.v, p.v->rows), *b = download (fx->ref, p.r,
+      p.r->rows);
+  gsize n = (gsize) p.r->rows * p.r->cols;
+  for (gsize i = 0; i < n; i++)
+    if (memcmp (&a[i], &b[i], 4) != 0)
+      g_error ("%s: %s row %" G_GSIZE_FORMAT " col %" G_GSIZE_FORMAT
+          ": %g, reference %g", what, p.r->name, i / p.r->cols,
+          i % p.r->cols, a[i], b[i]);
+  g_test_message ("%s: %s [%u, %u] (%u chunks) identical", what, p.r->name,
+      p.r->rows, p.r->cols, n_chunks (vk, p.v));
+  g_free (a);
+  g_free (b);
+}
+
+/* Activations split in row chunks (the feature cache and inputs_embeds of
+ * a 7B model exceed lavapipe's 128 MiB binding), forced here on small
+ * tensors with a 16 KiB limit on this backend only: f32 rows of 100 values
+ * are 400 bytes, 40 rows per chunk.  copy_rows between split and unsplit
+ * tensors in both directions, at and across chunk borders (n = 1 too);
+ * embed_rows into a split output from split and unsplit tables; uploads /
+ * downloads of row ranges crossing borders.  All bit-identical to the
+ * reference. */
+static void
+test_split_activations (gconstpointer data)
+{
+  Fx *fx = (Fx *) data;
+  GError *err = NULL;
+  LlBackend *vk = ll_backend_vulkan_new_full (-1, fx->kernels, &err);
+  g_assert_no_error (err);
+  g_assert_false (ll_backend_vulkan_set_max_binding (vk, 100));
+  g_assert_false (ll_backend_vulkan_set_max_binding (fx->ref, 16384));
+  g_assert_true (ll_backend_vulkan_set_max_binding (vk, 16384));
+  g_assert_cmpuint (ll_backend_vulkan_max_binding (vk), ==, 16384);
+  /* never raised */
+  g_assert_true (ll_backend_vulkan_set_max_binding (vk, 1 << 30));
+  g_assert_cmpuint (ll_backend_vulkan_max_binding (vk), ==, 16384);
+  /* the fixture's backend is not affected */
+  g_assert_cmpuint (ll_backend_vulkan_max_binding (fx->vk), >, 16384);
+
+  const guint32 C = 100;
+  float *ad = rnd (fx, 300 * C, 1.0f), *bd = rnd (fx, 300 * C, 1.0f);
+  float *sd = rnd (fx, 30 * C, 1.0f);
+  Pair A = pair_new (fx, vk, LL_F32, 300, C, ad, "split_a");   /* 8 chunks */
+  Pair B = pair_new (fx, vk, LL_F32, 300, C, bd, "split_b");
+  Pair S = pair_new (fx, vk, LL_F32, 30, C, sd, "small");      /* 1 chunk */
+  g_free (ad);
+  g_free (bd);
+  g_free (sd);
+  g_assert_cmpuint (n_chunks (vk, A.v), ==, 8);
+  g_assert_cmpuint (n_chunks (vk, S.v), ==, 1);
+
+  /* { dst, dst_row0, src, src_row0, n } */
+  struct { Pair *dst; guint32 d0; Pair *src; guint32 s0, n; } cases[] = {
+    { &B, 35, &A, 78, 150 },    /* split → split, borders out of phase */
+    { &B, 0, &A, 0, 300 },      /* whole tensor, borders in phase */
+    { &A, 25, &S, 0, 30 },      /* unsplit → split across the 40 border */
+    { &A, 39, &S, 7, 1 },       /* n = 1 on both sides of a border */
+    { &A, 40, &S, 8, 1 },
+    { &A, 280, &S, 10, 20 },    /* into the short last chunk */
+    { &S, 0, &A, 38, 30 },      /* split → unsplit across a border */
+    { &S, 29, &A, 40, 1 },
+    { &S, 3, &B, 299, 1 },      /* last row */
+    { &A, 150, &A, 10, 100 },   /* within one split tensor, no overlap */
+    { &B, 7, &S, 0, 0 },        /* n = 0: nothing */
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    fx->ref->ops->copy_rows (fx->ref, cases[i].dst->r, cases[i].d0,
+        cases[i].src->r, cases[i].s0, cases[i].n);
+    vk->ops->copy_rows (vk, cases[i].dst->v, cases[i].d0, cases[i].src->v,
+        cases[i].s0, cases[i].n);
+    /* every other case is checked after the next one is recorded too, so
+     * that consecutive copies share a command buffer */
+    if (i % 2 == 1 || i + 1 == G_N_ELEMENTS (cases)) {
+      char *what = g_strdup_printf ("copy_rows case %u", i);
+      expect_same (fx, vk, A, what);
+      expect_same (fx, vk, B, what);
+      expect_same (fx, vk, S, what);
+      g_free (what);
+    }
+  }
+
+  /* row ranges across borders: upload then download both ways */
+  float part[7 * 100], back[7 * 100], want[7 * 100];
+  for (guint i = 0; i < G_N_ELEMENTS (part); i++)
+    part[i] = (float) i - 350.0f;
+  g_assert_true (vk->ops->upload (vk, A.v, 37, 7, part, &err));
+  g_assert_true (fx->ref->ops->upload (fx->ref, A.r, 37, 7, part, &err));
+  g_assert_no_error (err);
+  expect_same (fx, vk, A, "upload rows 37..43");
+  g_assert_true (vk->ops->download (vk, B.v, 77, 7, back, &err));
+  g_assert_true (fx->ref->ops->download (fx->ref, B.r, 77, 7, want, &err));
+  g_assert_no_error (err);
+  g_assert_cmpmem (back, sizeof back, want, sizeof want);
+
+  /* embed_rows into a split output: from a split f16 table (200 bytes a
+   * row, 81 rows per chunk) and an unsplit f32 one; ids include the first
+   * and last rows of the tables */
+  float *td = rnd (fx, 500 * C, 0.5f);
+  Pair tab = pair_new (fx, vk, LL_F16, 500, C, td, "table_split");
+  Pair tab1 = pair_new (fx, vk, LL_F32, 20, C, td, "table_small");
+  g_free (td);
+  g_assert_cmpuint (n_chunks (vk, tab.v), ==, 7);
+  g_assert_cmpuint (n_chunks (vk, tab1.v), ==, 1);
+  gint32 idv[300];
+  for (guint t = 0; t < 300; t++)
+    idv[t] = t % 37 == 5 ? 0 : t % 41 == 3 ? 499
+        : (gint32) g_rand_int_range (fx->rng, 0, 500);
+  Pair ids = pair_new (fx, vk, LL_I32, 300, 1, (float *) idv, "ids");
+  for (guint t = 0; t < 300; t++)
+    idv[t] = t % 23 == 4 ? 19 : (gint32) g_rand_int_range (fx->rng, 0, 20);
+  Pair ids1 = pair_new (fx, vk, LL_I32, 1, 300, (float *) idv, "ids_row");
+  static const guint32 Ts[] = { 300, 1, 41, 80, 81, 279 };
+  for (guint i = 0; i < G_N_ELEMENTS (Ts); i++) {
+    for (guint k = 0; k < 2; k++) {
+      Pair *tb = k ? &tab1 : &tab, *id = k ? &ids1 : &ids;
+      fx->ref->ops->embed_rows (fx->ref, B.r, tb->r, id->r, Ts[i]);
+      vk->ops->embed_rows (vk, B.v, tb->v, id->v, Ts[i]);
+      char *what = g_strdup_printf ("embed_rows T=%u from %s", Ts[i],
+          tb->r->name);
+      expect_same (fx, vk, B, what);
+      g_free (what);
+    }
+  }
+  /* the output's rows feed copy_rows in the same command buffer */
+  fx->ref->ops->embed_rows (fx->ref, B.r, tab.r, ids.r, 300);
+  vk->ops->embed_rows (vk, B.v, tab.v, ids.v, 300);
+  fx->ref->ops->copy_rows (fx->ref, S.r, 0, B.r, 270, 30);
+  vk->ops->copy_rows (vk, S.v, 0, B.v, 270, 30);
+  expect_same (fx, vk, S, "embed_rows then copy_rows");
+
+  /* ops that need one binding still refuse a split tensor by name */
+  vk->ops->add_rows (vk, A.v, S.v, 300);
+  g_assert_false (vk->ops->sync (vk, &err));
+  g_assert_nonnull (err);
+  g_assert_nonnull (strstr (err->message, "split_a"));
+  g_assert_nonnull (strstr (err->message, "maxStorageBufferRange"));
+  g_clear_error (&err);
+  /* and ids must be one chunk */
+  Pair big_ids = pair_new (fx, vk, LL_I32, 5000, 1, NULL, "big_ids");
+  g_assert_cmpuint (n_chunks (vk, big_ids.v), ==, 2);
+  vk->ops->embed_rows (vk, B.v, tab.v, big_ids.v, 10);
+  g_assert_false (vk->ops->sync (vk, &err));
+  g_assert_nonnull (err);
+  g_assert_nonnull (strstr (err->message, "big_ids"));
+  g_clear_error (&err);
+  g_assert_true (vk->ops->sync (vk, &err));
+
+  Pair all[] = { A, B, S, tab, tab1, ids, ids1, big_ids };
+  for (guint i = 0; i < G_N_ELEMENTS (all); i++)
+    pair_free (fx, vk, all[i]);
+  ll_backend_free (vk);
+}
+
 /* A real 152000×1024 f16 table (311 MB > lavapipe's 128 MiB binding): the
  * LM-head GEMV, embed_rows across chunk borders and argmax of the logits. */
 static void
@@ -660,6 +832,31 @@ test_staging (gconstpointer data)
   pair_free (fx, vk, x);
   pair_free (fx, vk, w);
   pair_free (fx, vk, o);
+
+  /* split tensors (40 rows of 100 f32 per chunk) through staging: a row
+   * range uploaded across a border, copied out of phase into another
+   * split tensor, downloaded across borders */
+  g_assert_true (ll_backend_vulkan_set_max_binding (vk, 16384));
+  float *ad = rnd (fx, 100 * 100, 1.0f);
+  Pair a = pair_new (fx, vk, LL_F32, 100, 100, ad, "split_a");
+  Pair c = pair_new (fx, vk, LL_F32, 100, 100, ad, "split_c");
+  float *rows = rnd (fx, 10 * 100, 1.0f);
+  g_assert_true (vk->ops->upload (vk, a.v, 35, 10, rows, &err));
+  g_assert_no_error (err);
+  memcpy (ad + 35 * 100, rows, 10 * 100 * sizeof (float));
+  vk->ops->copy_rows (vk, c.v, 13, a.v, 30, 60);
+  float *want = g_memdup2 (ad, 100 * 100 * sizeof (float));
+  memcpy (want + 13 * 100, ad + 30 * 100, 60 * 100 * sizeof (float));
+  float *got = g_new (float, 90 * 100);
+  g_assert_true (vk->ops->download (vk, c.v, 5, 90, got, &err));
+  g_assert_no_error (err);
+  g_assert_cmpmem (got, 90 * 100 * 4, want + 5 * 100, 90 * 100 * 4);
+  g_free (got);
+  g_free (want);
+  g_free (rows);
+  g_free (ad);
+  pair_free (fx, vk, a);
+  pair_free (fx, vk, c);
   ll_backend_free (vk);
 }
 
@@ -774,6 +971,7 @@ main (int argc, char **argv)
     { "gemv-many-rows", test_gemv_many_rows, TRUE },
     { "argmax", test_argmax, TRUE },
     { "chunked-weights", test_chunked_weights, TRUE },
+    { "split-activations", test_split_activations, TRUE },
     { "big-table-152000x1024", test_big_table, FALSE },
     { "two-backends", test_two_backends, FALSE },
     { "staging-path", test_staging, FALSE },
