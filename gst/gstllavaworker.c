@@ -1,17 +1,11 @@
 /* gstllavaworker.c — the queue between the streaming thread and the
  * inference thread, and that thread: it runs the engine on queued windows,
- * in order, and delivers each result:
- *   - a text/x-raw buffer on text_src (PTS = window start, duration = window
- *     length), or a GAP event when the window has no text;
- *   - an element message "llava-result" with the fields and the stats;
- *   - a GstLlavaTextMeta queued for the next video buffer (transform_ip);
- *   - the text kept for the tag pushed before EOS.
- * Only this thread pushes data on text_src; the streaming thread pushes the
- * sticky events and EOS there after waiting for this one to be idle. */
+ * in order, and hands each result to the outputs (gstllavaoutput.c): the
+ * text on text_src (or a GAP when the window has no text), the
+ * "llava-result" message, the meta queued for the next video buffer, and
+ * the text kept for the tag pushed before EOS. */
 #include "gstllavaworker.h"
-#include "gstllavameta.h"
-
-#include <string.h>
+#include "gstllavaoutput.h"
 
 GST_DEBUG_CATEGORY_EXTERN (gst_llava_interleave_debug);
 #define GST_CAT_DEFAULT gst_llava_interleave_debug
@@ -42,88 +36,6 @@ gst_llava_image_unref (gpointer ref)
     llava_image_free (r->image);
     g_free (r);
   }
-}
-
-static GstClockTime
-ms_to_ns (double ms)
-{
-  return ms > 0 ? (GstClockTime) (ms * GST_MSECOND) : 0;
-}
-
-static void
-push_gap (GstLlavaInterleave *self, GstClockTime start, GstClockTime dur)
-{
-  GST_LOG_OBJECT (self, "text gap %" GST_TIME_FORMAT " + %" GST_TIME_FORMAT,
-      GST_TIME_ARGS (start), GST_TIME_ARGS (dur));
-  gst_pad_push_event (self->text_srcpad, gst_event_new_gap (start, dur));
-}
-
-/* The meta carrier for a finished window: an empty buffer with one meta,
- * from which the meta is copied to the video, the text buffer and the bus
- * message, so all three say the same. */
-static GstBuffer *
-make_result (const GstLlavaWorkItem *item, const LlavaResult *res,
-    GstClockTime latency)
-{
-  GstBuffer *carrier = gst_buffer_new ();
-  const LlavaWindow *w = item->window;
-  GstLlavaTextMeta *m;
-
-  m = gst_buffer_add_llava_text_meta (carrier, res->text, item->start,
-      item->start + item->duration, w->pts, w->n_frames, item->prompt);
-  m->window_index = w->index;
-  m->n_prompt_tokens = res->n_prompt_tokens;
-  m->n_generated_tokens = res->n_ids;
-  m->stop_reason = g_strdup (llava_stop_reason_name (res->stop_reason));
-  m->preprocess_time = ms_to_ns (res->preprocess_ms);
-  m->vision_time = ms_to_ns (res->vision_ms);
-  m->prefill_time = ms_to_ns (res->prefill_ms);
-  m->decode_time = ms_to_ns (res->decode_ms);
-  m->latency = latency;
-  return carrier;
-}
-
-static void
-copy_result_meta (GstBuffer *carrier, GstBuffer *dest)
-{
-  GstLlavaTextMeta *m = gst_buffer_get_llava_text_meta (carrier);
-  GstMetaTransformCopy copy = { FALSE, 0, (gsize) - 1 };
-
-  m->meta.info->transform_func (dest, &m->meta, carrier,
-      _gst_meta_transform_copy, &copy);
-}
-
-static void
-post_result (GstLlavaInterleave *self, const GstLlavaWorkItem *item,
-    GstBuffer *carrier, guint64 processed, guint64 dropped)
-{
-  GstStructure *s =
-      gst_llava_text_meta_to_structure (gst_buffer_get_llava_text_meta
-      (carrier));
-
-  gst_structure_set (s,
-      "running-time", G_TYPE_UINT64, item->running_time,
-      "windows-processed", G_TYPE_UINT64, processed,
-      "windows-dropped", G_TYPE_UINT64, dropped, NULL);
-  gst_element_post_message (GST_ELEMENT (self),
-      gst_message_new_element (GST_OBJECT (self), s));
-}
-
-static void
-push_text (GstLlavaInterleave *self, const GstLlavaWorkItem *item,
-    GstBuffer *carrier, const char *text)
-{
-  gsize len = strlen (text);
-  GstBuffer *buf = gst_buffer_new_memdup (text, len);
-  GstFlowReturn ret;
-
-  GST_BUFFER_PTS (buf) = item->start;
-  GST_BUFFER_DURATION (buf) = item->duration;
-  copy_result_meta (carrier, buf);
-  ret = gst_pad_push (self->text_srcpad, buf);
-  /* an unlinked text pad must never stop the video; flushing is expected */
-  if (ret != GST_FLOW_OK && ret != GST_FLOW_NOT_LINKED)
-    GST_DEBUG_OBJECT (self, "text push: %s", gst_flow_get_name (ret));
 }
 
 static void
@@ -177,7 +89,7 @@ run_window (GstLlavaInterleave *self, GstLlavaWorkItem *item,
           ("Could not describe the window at %" GST_TIME_FORMAT ": %s",
               GST_TIME_ARGS (item->start), err ? err->message : "?"),
           ("window %" G_GUINT64_FORMAT ", %u frames", w->index, w->n_frames));
-      push_gap (self, item->start, item->duration);
+      gst_llava_output_push_gap (self, item->start, item->duration);
     }
     g_clear_error (&err);
     llava_result_clear (&res);
@@ -186,7 +98,7 @@ run_window (GstLlavaInterleave *self, GstLlavaWorkItem *item,
 
   latency = (t1 - item->queued_at) * GST_USECOND;
   inference = (t1 - t0) * GST_USECOND;
-  carrier = make_result (item, &res, latency);
+  carrier = gst_llava_output_make_result (item, &res, latency);
 
   g_mutex_lock (&self->lock);
   processed = ++self->windows_processed;
@@ -205,35 +117,14 @@ run_window (GstLlavaInterleave *self, GstLlavaWorkItem *item,
       GST_TIME_ARGS (inference));
 
   if (res.text && res.text[0])
-    push_text (self, item, carrier, res.text);
+    gst_llava_output_push_text (self, item, carrier, res.text);
   else
-    push_gap (self, item->start, item->duration);
-  post_result (self, item, carrier, processed, dropped);
+    gst_llava_output_push_gap (self, item->start, item->duration);
+  gst_llava_output_post_result (self, item, carrier, processed, dropped);
   gst_buffer_unref (carrier);
   llava_result_clear (&res);
 
   g_object_notify (G_OBJECT (self), "windows-processed");
-}
-
-/* Re-announce latency when the inference time drifts by more than 25 %
- * from what the last LATENCY query was told (live only). */
-static void
-maybe_post_latency (GstLlavaInterleave *self)
-{
-  gboolean post = FALSE;
-
-  g_mutex_lock (&self->lock);
-  if (self->live && self->reported_inference != GST_CLOCK_TIME_NONE
-      && self->last_inference != GST_CLOCK_TIME_NONE) {
-    GstClockTime a = self->reported_inference, b = self->last_inference;
-    post = (a > b ? a - b : b - a) * 4 > a;
-    if (post)
-      self->reported_inference = GST_CLOCK_TIME_NONE;
-  }
-  g_mutex_unlock (&self->lock);
-  if (post)
-    gst_element_post_message (GST_ELEMENT (self),
-        gst_message_new_latency (GST_OBJECT (self)));
 }
 
 /* ---- the queue, streaming thread side ---- */
@@ -373,9 +264,9 @@ gst_llava_worker_run (gpointer data)
 
     if (item->kind == GST_LLAVA_ITEM_WINDOW) {
       run_window (self, item, cancel);
-      maybe_post_latency (self);
+      gst_llava_output_post_latency_if_drifted (self);
     } else
-      push_gap (self, item->start, item->duration);
+      gst_llava_output_push_gap (self, item->start, item->duration);
     gst_llava_work_item_free (item);
 
     g_mutex_lock (&self->lock);

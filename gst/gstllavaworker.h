@@ -1,5 +1,5 @@
-/* gstllavaworker.h — the inference thread of llavainterleave and the four
- * outputs of each result (meta, text pad, bus message, final tag). */
+/* gstllavaworker.h — the queue of windows between the streaming thread of
+ * llavainterleave and its inference thread, and that thread. */
 #pragma once
 
 #include "gstllavainterleave.h"

@@ -65,10 +65,14 @@ test_load_clip_scaled (const char *format, int width, int height)
 
 /* ---- the engine, directly ---- */
 
+/* One per test process, loaded on first use; test_util_cleanup frees them
+ * so valgrind sees what the element leaks, not what the tests keep. */
+static LlavaModel *model;
+static GPtrArray *rgb;          /* GstSample*: the clip as RGB */
+
 static LlavaModel *
 shared_model (void)
 {
-  static LlavaModel *model;     /* one per test process; never freed */
   if (!model) {
     LlavaModelOptions opt;
     GError *err = NULL;
@@ -85,7 +89,6 @@ char *
 test_engine_text (const guint *idx, guint n, guint max_new_tokens,
     const char *prompt)
 {
-  static GPtrArray *rgb;
   LlavaModel *m = shared_model ();
   LlavaSession *s;
   LlavaImage **imgs = g_new0 (LlavaImage *, n);
@@ -128,6 +131,13 @@ test_engine_text (const guint *idx, guint n, guint max_new_tokens,
     llava_image_free (imgs[i]);
   g_free (imgs);
   return text;
+}
+
+void
+test_util_cleanup (void)
+{
+  g_clear_pointer (&rgb, g_ptr_array_unref);
+  g_clear_pointer (&model, llava_model_unref);
 }
 
 char *

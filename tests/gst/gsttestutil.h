@@ -29,6 +29,10 @@ GPtrArray *test_load_clip_scaled (const char *format, int width, int height);
 char *test_engine_text (const guint *idx, guint n, guint max_new_tokens,
     const char *prompt);
 
+/* Frees what test_engine_text keeps for the process (the model, the RGB
+ * clip); call after g_test_run. */
+void test_util_cleanup (void);
+
 /* golden case.json "generated_text" */
 char *test_golden_generated_text (void);
 

@@ -144,6 +144,7 @@ static void
 test_properties (void)
 {
   GstElement *e = gst_element_factory_make ("llavainterleave", NULL);
+  GstPad *pad;
   GParamSpec *ps;
   gchar *prompt, *model;
   guint n, pending, tokens;
@@ -174,8 +175,9 @@ test_properties (void)
   g_assert_true (G_IS_PARAM_SPEC_ENUM (ps));
   g_assert_nonnull (g_enum_get_value_by_nick (G_PARAM_SPEC_ENUM
           (ps)->enum_class, "q8_0"));
-  g_assert_nonnull (gst_element_get_static_pad (e, "text_src"));
-  gst_object_unref (gst_element_get_static_pad (e, "text_src"));
+  pad = gst_element_get_static_pad (e, "text_src");
+  g_assert_nonnull (pad);
+  gst_object_unref (pad);
   g_free (prompt);
   g_free (model);
   gst_object_unref (e);
@@ -837,6 +839,8 @@ test_text_stream_start (void)
 int
 main (int argc, char **argv)
 {
+  int ret;
+
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
   test_require_element ();
@@ -862,5 +866,7 @@ main (int argc, char **argv)
   g_test_add_func ("/element/inference-failure-is-warning",
       test_inference_failure_is_warning);
   g_test_add_func ("/element/prompt-change", test_prompt_change);
-  return g_test_run ();
+  ret = g_test_run ();
+  test_util_cleanup ();
+  return ret;
 }

@@ -471,6 +471,8 @@ test_meta_survives_converters (void)
 int
 main (int argc, char **argv)
 {
+  int ret;
+
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
   test_require_element ();
@@ -484,5 +486,7 @@ main (int argc, char **argv)
   g_test_add_func ("/launch/textoverlay", test_textoverlay);
   g_test_add_func ("/launch/meta-survives-converters",
       test_meta_survives_converters);
-  return g_test_run ();
+  ret = g_test_run ();
+  test_util_cleanup ();
+  return ret;
 }
