@@ -41,6 +41,10 @@ spawn (GPtrArray *argv, char **out, char **errout)
   g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL,
           G_SPAWN_DEFAULT, NULL, NULL, out, errout, &status, &err));
   g_assert_no_error (err);
+  /* show why llava-run failed (e.g. a sanitizer report) before asserting */
+  if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+    g_printerr ("llava-run failed (wait status %d):\n%s", status,
+        errout && *errout ? *errout : "");
   return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
 }
 

@@ -238,6 +238,7 @@ test_prefill_matches_decode (Fixture *f, gconstpointer data)
     g_assert_cmpfloat_with_epsilon (l1[2 * V + i], l2[i], 1e-3);
   llava_result_clear (&r2);
   dumps_free (d2);
+  llava_session_free (s);
 
   /* frame 0 alone encodes to the first rows of the batch */
   if (f->n > 1) {
