@@ -30,7 +30,7 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-build="${1:-${BUILD_DIR:-build-asan}}"
+build="${1:-${ASAN_BUILD_DIR:-build-asan}}"
 case "$build" in /*) ;; *) build="$root/$build" ;; esac
 
 if [ ! -f "$build/build.ninja" ]; then

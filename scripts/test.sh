@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian 12 machine, builds gst-llava and runs the whole test suite on the
-# Vulkan device (lavapipe where there is no GPU).  Exit status: 0 only if every test passed.
+# Vulkan device (lavapipe where there is no GPU), then the same suite under ASan/UBSan/LSan,
+# then the fuzz targets for a bounded time.  Exit status: 0 only if everything passed.
+# SKIP_SANITIZERS=1 / SKIP_FUZZ=1 leave those parts out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,21 +14,54 @@ fi
 ninja -C "$build"
 
 status=0
-meson test -C "$build" --print-errorlogs --num-processes "${TEST_JOBS:-2}" --timeout-multiplier "${TIMEOUT_MULTIPLIER:-3}" || status=$?
+passed=0
+failed=0
 
-# One plain summary line ('N passed, N failed') from meson's log.
-python3 - "$build/meson-logs/testlog.json" <<'PY' || true
+# Counts meson's results ('OK' passes; SKIP is reported separately, never as a pass).
+count_meson () {
+  local log=$1 ok bad skip
+  read -r ok bad skip < <(python3 - "$log" <<'PY'
 import json, sys
 ok = bad = skip = 0
-for line in open(sys.argv[1]):
-    r = json.loads(line)["result"]
-    if r in ("OK", "EXPECTEDFAIL"): ok += 1
-    elif r == "SKIP": skip += 1
-    else: bad += 1
-print(f"{ok} passed, {bad} failed, {skip} skipped")
+try:
+    for line in open(sys.argv[1]):
+        r = json.loads(line)["result"]
+        if r in ("OK", "EXPECTEDFAIL"): ok += 1
+        elif r == "SKIP": skip += 1
+        else: bad += 1
+except FileNotFoundError:
+    bad = 1
+print(ok, bad, skip)
 PY
+)
+  echo "$2: $ok passed, $bad failed, $skip skipped"
+  passed=$((passed + ok))
+  failed=$((failed + bad))
+}
 
-if [ -x tests/fuzz/run-fuzz.sh ] && [ "${SKIP_FUZZ:-0}" != 1 ]; then
-  tests/fuzz/run-fuzz.sh || status=1
+echo "== tests"
+meson test -C "$build" --print-errorlogs --num-processes "${TEST_JOBS:-2}" \
+  --timeout-multiplier "${TIMEOUT_MULTIPLIER:-3}" || status=$?
+count_meson "$build/meson-logs/testlog.json" tests
+
+# The same suite again under AddressSanitizer + UBSan + LeakSanitizer.
+if [ "${SKIP_SANITIZERS:-0}" != 1 ]; then
+  echo "== sanitizers (ASan + UBSan + LSan)"
+  scripts/test-sanitizers.sh build-asan || status=1
+  count_meson build-asan/meson-logs/testlog.json sanitizers
 fi
+
+# libFuzzer targets (safetensors header, config JSON, tokenizer), bounded time.
+if [ "${SKIP_FUZZ:-0}" != 1 ]; then
+  echo "== fuzzing"
+  if tests/fuzz/run-fuzz.sh; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    status=1
+  fi
+fi
+
+[ "$failed" -eq 0 ] || status=1
+echo "total: $passed passed, $failed failed"
 exit $status
