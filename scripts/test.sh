@@ -17,20 +17,22 @@ status=0
 passed=0
 failed=0
 
-# Counts meson's results ('OK' passes; SKIP is reported separately, never as a pass).
+# Counts meson's results in the JSON logs of a build dir ('OK' passes; SKIP is
+# reported separately, never as a pass; no log at all counts as a failure).
 count_meson () {
-  local log=$1 ok bad skip
-  read -r ok bad skip < <(python3 - "$log" <<'PY'
+  local dir=$1 ok bad skip
+  read -r ok bad skip < <(python3 - "$dir"/meson-logs/testlog*.json <<'PY'
 import json, sys
 ok = bad = skip = 0
-try:
-    for line in open(sys.argv[1]):
-        r = json.loads(line)["result"]
-        if r in ("OK", "EXPECTEDFAIL"): ok += 1
-        elif r == "SKIP": skip += 1
-        else: bad += 1
-except FileNotFoundError:
-    bad = 1
+for path in sys.argv[1:]:
+    try:
+        for line in open(path):
+            r = json.loads(line)["result"]
+            if r in ("OK", "EXPECTEDFAIL"): ok += 1
+            elif r == "SKIP": skip += 1
+            else: bad += 1
+    except FileNotFoundError:
+        bad += 1
 print(ok, bad, skip)
 PY
 )
@@ -42,13 +44,13 @@ PY
 echo "== tests"
 meson test -C "$build" --print-errorlogs --num-processes "${TEST_JOBS:-2}" \
   --timeout-multiplier "${TIMEOUT_MULTIPLIER:-3}" || status=$?
-count_meson "$build/meson-logs/testlog.json" tests
+count_meson "$build" tests
 
 # The same suite again under AddressSanitizer + UBSan + LeakSanitizer.
 if [ "${SKIP_SANITIZERS:-0}" != 1 ]; then
   echo "== sanitizers (ASan + UBSan + LSan)"
   scripts/test-sanitizers.sh build-asan || status=1
-  count_meson build-asan/meson-logs/testlog.json sanitizers
+  count_meson build-asan sanitizers
 fi
 
 # libFuzzer targets (safetensors header, config JSON, tokenizer), bounded time.
