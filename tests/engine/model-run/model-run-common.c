@@ -207,3 +207,11 @@ golden_exact_prefix (GArray *gen, float threshold)
   g_array_free (m, TRUE);
   return k;
 }
+
+void
+free_images (LlavaImage **img, guint n)
+{
+  for (guint i = 0; i < n; i++)
+    llava_image_free (img[i]);
+  g_free (img);
+}

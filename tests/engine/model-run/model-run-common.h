@@ -15,6 +15,9 @@ LlavaModel *load_model (const char *dir, LlavaPrecision precision,
  * it for any other error. */
 void skip_no_device (GError *err);
 
+/* Frees n images and the array holding them. */
+void free_images (LlavaImage **img, guint n);
+
 /* Collects the dump callback's tensors (logits_steps rows appended). */
 typedef struct _Dumps Dumps;
 Dumps *dumps_new (void);

@@ -239,14 +239,6 @@ golden_images (LlavaModel *m)
   return img;
 }
 
-static void
-free_images (LlavaImage **img, guint n)
-{
-  for (guint i = 0; i < n; i++)
-    llava_image_free (img[i]);
-  g_free (img);
-}
-
 static const char *
 golden_prompt (void)
 {

@@ -52,14 +52,6 @@ make_images (LlavaModel *m, const Variant *v, guint64 first_key)
 }
 
 static void
-free_images (LlavaImage **img, guint n)
-{
-  for (guint i = 0; i < n; i++)
-    llava_image_free (img[i]);
-  g_free (img);
-}
-
-static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
   const Variant *v = data;
